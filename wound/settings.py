@@ -1,0 +1,50 @@
+"""One settings object: ``WOUND_*`` environment variables and ``.env``. Read only when built."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Platform configuration. AWS credentials/endpoint/region come from boto3's own variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WOUND_", env_file=".env", extra="ignore")
+
+    backend: Literal["local", "aws"] = Field("local", description="Embedded default or AWS.")
+    home: Path = Field(Path(".wound"), description="Embedded store folder (objects + SQLite).")
+    bucket: str = Field("wound-captures", description="S3 bucket (aws backend).")
+    table_prefix: str = Field("wound", description="DynamoDB table name prefix (aws backend).")
+    sse: Literal["none", "AES256", "aws:kms"] = Field(
+        "none", description="Server-side encryption for S3 objects and DynamoDB tables."
+    )
+    kms_key_id: str | None = Field(None, description="KMS key for sse=aws:kms.")
+    pseudonym_key: SecretStr | None = Field(
+        None, description="HMAC key for subject pseudonyms; generated into home if unset."
+    )
+    max_pixels: int = Field(64_000_000, description="Largest height x width accepted.")
+    max_bands: int = Field(64, description="Most bands accepted in one capture.")
+    max_file_bytes: int = Field(4_000_000_000, description="Largest capture file accepted.")
+    ingest_workers: int = Field(4, ge=1, description="Threads overlapping ingest work.")
+
+    def pseudonym_key_bytes(self) -> bytes:
+        """The HMAC key: from settings, else a random one kept in ``home/pseudonym.key``."""
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().encode()
+        path = self.home / "pseudonym.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings now (environment read here, never at import)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
