@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,19 +24,11 @@ from wound.store.records import (
 )
 
 
-class PutResult(tuple):  # noqa: SLOT001 - tiny named pair
-    """(capture_id, created): created is False when the capture was already stored."""
+class PutResult(NamedTuple):
+    """What put_capture did: ``created`` is False when the capture was already stored."""
 
-    def __new__(cls, capture_id: str, created: bool) -> PutResult:
-        return super().__new__(cls, (capture_id, created))
-
-    @property
-    def capture_id(self) -> str:
-        return str(self[0])
-
-    @property
-    def created(self) -> bool:
-        return bool(self[1])
+    capture_id: str
+    created: bool
 
 
 class CaptureStore(ABC):
@@ -107,7 +99,9 @@ class CaptureStore(ABC):
         """Append the next version (1, 2, ...) of an annotation mask (uint8 H x W)."""
 
     @abstractmethod
-    def list_annotations(self, capture_id: str, *, task: str | None = None) -> list[AnnotationRecord]: ...
+    def list_annotations(
+        self, capture_id: str, *, task: str | None = None
+    ) -> list[AnnotationRecord]: ...
 
     @abstractmethod
     def get_annotation(
@@ -143,7 +137,9 @@ class CaptureStore(ABC):
 
     # --- models -----------------------------------------------------------------------------
     @abstractmethod
-    def put_model(self, model_id: str, files: dict[str, bytes], *, task: str, info: dict[str, Any]) -> ModelRecord: ...
+    def put_model(
+        self, model_id: str, files: dict[str, bytes], *, task: str, info: dict[str, Any]
+    ) -> ModelRecord: ...
 
     @abstractmethod
     def get_model(self, model_id: str | None = None, *, task: str | None = None) -> ModelRecord:

@@ -1,0 +1,289 @@
+"""The ``wound`` command line: the one composition root of the platform."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wound.cli.common import fail, open_configured_store
+from wound.errors import WoundError
+from wound.settings import get_settings
+
+app = typer.Typer(
+    help="Multispectral wound imaging: phantom, capture store, training, wound scores.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(help="Create and check the capture store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+console = Console()
+
+#: Modules that add their commands with ``register(app)`` (training is imported lazily inside).
+COMMAND_MODULES = ("wound.cli.train_cmds", "wound.cli.model_cmds", "wound.cli.predict_cmds")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="Folder to write the phantom TIFF files into.")],
+    subjects: Annotated[int, typer.Option(min=1, help="Number of synthetic subjects.")] = 12,
+    captures: Annotated[int, typer.Option(min=1, help="Captures per subject.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same cohort.")] = 0,
+    size: Annotated[int, typer.Option(min=32, help="Height and width in pixels.")] = 256,
+) -> None:
+    """Generate a phantom cohort of multispectral burn captures with per-pixel ground truth.
+
+    Example: wound synth demo-data --subjects 12 --captures 5 --seed 7
+    """
+    from rich.progress import track
+
+    from wound.io import write_capture
+    from wound.phantom import PhantomConfig, synth_cohort
+
+    out.mkdir(parents=True, exist_ok=True)
+    config = PhantomConfig(height=size, width=size)
+    cohort = synth_cohort(
+        subjects=subjects, captures_per_subject=captures, seed=seed, config=config
+    )
+    total = subjects * captures
+    for capture in track(cohort, total=total, description="Synthesising", console=console):
+        write_capture(capture, out / f"{capture.identity()}.tif")
+    console.print(f"Wrote {total} phantom captures to {out}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Capture files or folders of them.")],
+    subject: Annotated[
+        str | None, typer.Option(help="Subject id for files without one (pseudonymised).")
+    ] = None,
+    wound_type: Annotated[
+        str | None, typer.Option(help="burn, dfu or other, for files without one.")
+    ] = None,
+    wavelengths: Annotated[
+        str | None, typer.Option(help="Comma-separated band wavelengths (nm) if not in files.")
+    ] = None,
+    masks: Annotated[
+        Path | None, typer.Option(help="Folder of wound masks (same stem, .png) for photos.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Overlapping threads.")] = None,
+) -> None:
+    """Ingest capture files (multi-band TIFF/OME-TIFF, PNG/JPEG photos) into the store.
+
+    Goes on past bad files, prints one line per file, exits non-zero if any failed.
+    Example: wound ingest demo-data/   |   wound ingest ulcer.jpg --subject P-17 --wound-type dfu
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from wound.ingest import find_capture_files, ingest_files
+    from wound.io import ReadLimits
+
+    settings = get_settings()
+    store = open_configured_store(settings)
+    files = find_capture_files(paths, masks_dir=masks)
+    if not files:
+        fail("no capture files found in " + ", ".join(map(str, paths)))
+    metadata: dict[str, object] = {}
+    if subject:
+        metadata["subject"] = subject
+    if wound_type:
+        metadata["wound_type"] = wound_type
+    bands = [float(w) for w in wavelengths.split(",")] if wavelengths else None
+    marks = {"created": "[green]stored[/]", "exists": "[cyan]already stored[/]"}
+    with Progress(
+        TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
+        task = progress.add_task("ingest", total=len(files))
+
+        def report(result: object) -> None:
+            from wound.ingest import IngestResult
+
+            assert isinstance(result, IngestResult)
+            if result.status == "failed":
+                progress.console.print(f"[red]failed[/]  {result.error}", markup=True)
+            else:
+                progress.console.print(
+                    f"{marks[result.status]}  {result.path.name} -> {result.capture_id}"
+                )
+            progress.advance(task)
+
+        results = ingest_files(
+            files,
+            store,
+            pseudonym_key=settings.pseudonym_key_bytes(),
+            limits=ReadLimits.from_settings(settings),
+            workers=workers or settings.ingest_workers,
+            metadata=metadata or None,
+            wavelengths=bands,
+            masks_dir=masks,
+            on_result=report,
+        )
+    counts = {s: sum(r.status == s for r in results) for s in ("created", "exists", "failed")}
+    console.print(
+        f"{counts['created']} stored, {counts['exists']} already stored, {counts['failed']} failed"
+    )
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_captures(
+    subject: Annotated[str | None, typer.Option(help="Only this subject (pseudonym).")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this labelling status (unlabelled, labelled...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows shown.")] = 200,
+) -> None:
+    """List stored captures with a summary table.
+
+    Example: wound list --status unlabelled
+    """
+    settings = get_settings()
+    store = open_configured_store(settings)
+    filters: dict[str, object] = {}
+    if subject:
+        filters["subject"] = subject
+    if status:
+        filters["label_status"] = status
+    records = []
+    for record in store.iter_captures(**filters):
+        records.append(record)
+        if len(records) >= limit:
+            break
+    table = Table(title=f"Captures ({len(records)} shown)")
+    for column in (
+        "capture",
+        "subject",
+        "wound",
+        "type",
+        "captured (UTC)",
+        "bands",
+        "size",
+        "mm/px",
+        "skin",
+        "labels",
+        "quality",
+    ):
+        table.add_column(column)
+    for r in records:
+        meta = r.header.get("metadata", {})
+        quality = "-" if r.quality is None else ("ok" if r.quality.get("ok") else "refused")
+        table.add_row(
+            r.capture_id,
+            r.subject,
+            r.wound_id,
+            r.wound_type,
+            r.captured_at.strftime("%Y-%m-%d %H:%M"),
+            str(r.shape[0]),
+            f"{r.shape[1]}x{r.shape[2]}",
+            "-" if r.spacing_mm is None else f"{r.spacing_mm:g}",
+            "-" if meta.get("fitzpatrick") is None else f"FST {meta['fitzpatrick']}",
+            r.label_status,
+            quality,
+        )
+    console.print(table)
+    subjects = {r.subject for r in records}
+    console.print(f"{len(records)} captures, {len(subjects)} subjects")
+
+
+@app.command()
+def show(capture_id: Annotated[str, typer.Argument(help="Capture id (see `wound list`).")]) -> None:
+    """Show a capture's record: metadata, reference data, objects, annotations, predictions.
+
+    Example: wound show phantom-s003-c02
+    """
+    store = open_configured_store(get_settings())
+    record = store.get_record(capture_id)
+    console.print_json(record.model_dump_json())
+    annotations = store.list_annotations(capture_id)
+    predictions = store.list_predictions(capture_id)
+    console.print(f"{len(annotations)} annotation versions, {len(predictions)} predictions")
+    for a in annotations:
+        console.print(f"  annotation v{a.version} {a.task} by {a.annotator} ({a.source})")
+    for p in predictions:
+        console.print(f"  prediction {p.model_id}: {p.status}")
+
+
+@app.command()
+def export(
+    capture_id: Annotated[str, typer.Argument(help="Capture id (see `wound list`).")],
+    out: Annotated[Path, typer.Option(help="Output TIFF path.")] = Path("capture.tif"),
+) -> None:
+    """Export a capture as a multi-band TIFF (cube, wavelengths, metadata, ground truth) + preview.
+
+    Example: wound export phantom-s003-c02 --out s3c2.tif
+    """
+    from wound.io import write_capture
+
+    store = open_configured_store(get_settings())
+    capture = store.get_capture(capture_id)
+    write_capture(capture, out)
+    out.with_suffix(".png").write_bytes(store.get_preview(capture_id))
+    console.print(f"Wrote {out} and {out.with_suffix('.png')}")
+
+
+@store_app.command("init")
+def store_init() -> None:
+    """Create the bucket and tables (AWS) or the folder and database (embedded). Idempotent.
+
+    Example: WOUND_BACKEND=aws WOUND_SSE=AES256 wound store init
+    """
+    settings = get_settings()
+    store = open_configured_store(settings, init=False)
+    store.init()
+    where = settings.home if settings.backend == "local" else f"s3://{settings.bucket}"
+    console.print(f"Store ready ({settings.backend}: {where})")
+
+
+@store_app.command("check")
+def store_check(
+    repair: Annotated[bool, typer.Option(help="Remove orphan objects (safe repairs).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Find orphan objects, records without objects and checksum mismatches.
+
+    Exits non-zero when problems remain. Example: wound store check --repair
+    """
+    store = open_configured_store(get_settings())
+    findings = store.check(repair=repair)
+    if as_json:
+        console.print_json(json.dumps(findings))
+    else:
+        for kind in ("orphans", "missing", "mismatched", "repaired"):
+            items = findings.get(kind, [])
+            console.print(f"{kind}: {len(items)}")
+            for item in items:
+                console.print(f"  {item}")
+    remaining = findings.get("missing", []) + findings.get("mismatched", [])
+    if not repair:
+        remaining += findings.get("orphans", [])
+    if remaining:
+        raise typer.Exit(1)
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console entry point: platform errors become one clear line and exit code 1."""
+    try:
+        app()
+    except WoundError as exc:
+        fail(str(exc))
