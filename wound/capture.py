@@ -33,7 +33,9 @@ class CaptureMetadata(BaseModel):
     days_since_injury: float | None = Field(None, ge=0)
     fitzpatrick: int | None = Field(None, ge=1, le=6, description="Skin type I-VI, when known.")
     melanin_fraction: float | None = Field(None, ge=0, le=1)
-    source: str | None = Field(None, description="Where the capture came from (device, phantom, ...).")
+    source: str | None = Field(
+        None, description="Where the capture came from (device, phantom, ...)."
+    )
 
     @field_validator("capture_id")
     @classmethod
@@ -82,8 +84,12 @@ class Capture:
     wavelengths: tuple[float, ...]
     metadata: CaptureMetadata
     spacing_mm: float | None = None
-    reference: ReferenceData = field(default_factory=ReferenceData)
+    reference: ReferenceData = field(default_factory=lambda: ReferenceData())
     truth: GroundTruth | None = None
+
+    def __post_init__(self) -> None:
+        # Wavelengths are floats everywhere, so identity() is stable across save and reload.
+        object.__setattr__(self, "wavelengths", tuple(float(w) for w in self.wavelengths))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -94,7 +100,9 @@ class Capture:
         """Check the invariants; raise a :class:`CaptureError` subclass naming ``source``."""
         cube = self.cube
         if cube.ndim != 3:
-            raise BandMismatchError(source, f"cube must be bands x height x width, got {cube.shape}")
+            raise BandMismatchError(
+                source, f"cube must be bands x height x width, got {cube.shape}"
+            )
         c, h, w = cube.shape
         if min(c, h, w) < 1 or h * w > max_pixels:
             raise DimensionLimitError(source, f"dimensions {h}x{w} outside 1..{max_pixels} pixels")

@@ -10,7 +10,15 @@ from rich.console import Console
 from wound.settings import Settings
 from wound.store.base import CaptureStore
 
-err_console = Console(stderr=True)
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console; when output is not a terminal (logs, CI), wide enough for the tables."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=200)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from wound.cli.common import fail, open_configured_store
+from wound.cli.common import console, err_console, fail, open_configured_store
 from wound.errors import WoundError
 from wound.settings import get_settings
 
@@ -23,7 +23,6 @@ app = typer.Typer(
 )
 store_app = typer.Typer(help="Create and check the capture store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
-console = Console()
 
 #: Modules that add their commands with ``register(app)`` (training is imported lazily inside).
 COMMAND_MODULES = ("wound.cli.train_cmds", "wound.cli.model_cmds", "wound.cli.predict_cmds")
@@ -106,7 +105,7 @@ def ingest(
 
             assert isinstance(result, IngestResult)
             if result.status == "failed":
-                progress.console.print(f"[red]failed[/]  {result.error}", markup=True)
+                progress.console.print(f"[red]failed[/]  {result.error}", soft_wrap=True)
             else:
                 progress.console.print(
                     f"{marks[result.status]}  {result.path.name} -> {result.capture_id}"
@@ -286,4 +285,5 @@ def main() -> None:
     try:
         app()
     except WoundError as exc:
-        fail(str(exc))
+        err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(1)
