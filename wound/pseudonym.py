@@ -21,7 +21,5 @@ def pseudonymise(identifier: str, key: bytes) -> str:
 def is_pseudonym(value: str) -> bool:
     body = value[len(PREFIX) :]
     return (
-        value.startswith(PREFIX)
-        and len(body) == 20
-        and all(c in "0123456789abcdef" for c in body)
+        value.startswith(PREFIX) and len(body) == 20 and all(c in "0123456789abcdef" for c in body)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
@@ -38,6 +38,15 @@ class CaptureStore(ABC):
     @abstractmethod
     def init(self) -> None:
         """Create bucket/tables/folders (idempotent)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (SQLite file, HTTP pools). The store is unusable afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- captures ---------------------------------------------------------------------------
     @abstractmethod

@@ -1,0 +1,303 @@
+"""The capture-store semantics, written once over an object store and a record store.
+
+Objects first, record last (a crash leaves at worst an orphan object, which :meth:`check` finds);
+records are created only by conditional puts and changed only by revision-checked replaces.
+Backends (:mod:`wound.store.local`, :mod:`wound.store.aws`) only supply the two primitives.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, get_args
+
+import numpy as np
+from pydantic import ValidationError
+
+from wound.capture import Capture, GroundTruth, utcnow
+from wound.errors import (
+    CaptureError,
+    IntegrityError,
+    RecordExistsError,
+    RecordNotFoundError,
+    StoreError,
+)
+from wound.io import decode_capture_tiff, encode_capture_tiff, render_preview
+from wound.pseudonym import is_pseudonym
+from wound.store import codec
+from wound.store.base import CaptureStore, PutResult
+from wound.store.codec import CAPTURES, TABLES
+from wound.store.primitives import Item, ObjectStore, RecordStore
+from wound.store.records import CaptureRecord, LabelStatus, ObjectRef, Page
+
+T = TypeVar("T")
+UPDATE_ATTEMPTS = 50
+_TRUTH_FIELDS = ("depth", "healing", "wound_mask")
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy of ``value`` (numpy scalars and arrays become Python numbers/lists)."""
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.generic | np.ndarray):
+            return obj.tolist()
+        raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+    try:
+        return json.loads(json.dumps(value, default=default))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"value cannot be stored as JSON: {exc}") from exc
+
+
+class CaptureCore(CaptureStore):
+    """Shared helpers, captures and :meth:`check` over an :class:`ObjectStore` and a
+    :class:`RecordStore` (annotations, predictions and models: :mod:`wound.store.artifacts`).
+    Thread-safe when the primitives are."""
+
+    def __init__(self, objects: ObjectStore, records: RecordStore) -> None:
+        self.objects = objects
+        self.records = records
+        self._stripes = [threading.Lock() for _ in range(64)]
+
+    # --- shared helpers -------------------------------------------------------------------
+    def init(self) -> None:
+        self.objects.init()
+        self.records.init(TABLES)
+
+    def close(self) -> None:
+        """Release connections held by the primitives."""
+        self.objects.close()
+        self.records.close()
+
+    def _lock(self, name: str) -> threading.Lock:
+        """An in-process lock for one id (striped), so racing threads do not both upload."""
+        return self._stripes[hash(name) % len(self._stripes)]
+
+    def _put_object(self, key: str, data: bytes) -> ObjectRef:
+        self.objects.put(key, data)
+        return ObjectRef(key=key, sha256=codec.sha256(data), size=len(data))
+
+    def _read(self, ref: ObjectRef) -> bytes:
+        """The object's bytes, verified against the SHA-256 on its record."""
+        data = self.objects.get(ref.key)
+        if data is None:
+            raise IntegrityError(f"{ref.key}: object is missing (its record expects it)")
+        digest = codec.sha256(data)
+        if digest != ref.sha256:
+            raise IntegrityError(
+                f"{ref.key}: SHA-256 {digest[:16]}... does not match the record's "
+                f"{ref.sha256[:16]}... (object changed or corrupt)"
+            )
+        return data
+
+    # --- captures -------------------------------------------------------------------------
+    @staticmethod
+    def _capture_item(record: CaptureRecord, rev: int) -> Item:
+        return {
+            "capture_id": record.capture_id,
+            "kind": "capture",
+            "subject": record.subject,
+            "subject_wound": f"{record.subject}#{record.wound_id}",
+            "label_status": record.label_status,
+            "sort": f"{codec.time_key(record.captured_at)}#{record.capture_id}",
+            "body": record.model_dump_json(),
+            "rev": rev,
+        }
+
+    def _capture_item_of(self, capture_id: str) -> Item:
+        item = self.records.get(CAPTURES, {"capture_id": capture_id})
+        if item is None:
+            raise RecordNotFoundError(f"capture {capture_id}: no such capture in the store")
+        return item
+
+    def put_capture(self, capture: Capture, *, preview_png: bytes | None = None) -> PutResult:
+        meta = capture.metadata
+        if not is_pseudonym(meta.subject):
+            raise StoreError(
+                f"capture {meta.capture_id or '(no id)'}: subject is not a pseudonym; "
+                "pseudonymise it (wound.pseudonym) before storing - no patient id is stored"
+            )
+        try:
+            capture.validate(meta.source or meta.capture_id)
+        except CaptureError as exc:
+            raise StoreError(f"capture refused: {exc}") from exc
+        capture_id = codec.check_name(capture.identity(), "capture id")
+        key = {"capture_id": capture_id}
+        if self.records.get(CAPTURES, key) is not None:
+            return PutResult(capture_id, False)
+        cube = encode_capture_tiff(capture)
+        preview = preview_png if preview_png is not None else render_preview(capture)
+        truth = capture.truth.arrays() if capture.truth is not None else {}
+        with self._lock(f"capture:{capture_id}"):
+            if self.records.get(CAPTURES, key) is not None:
+                return PutResult(capture_id, False)
+            record = CaptureRecord(
+                capture_id=capture_id,
+                subject=meta.subject,
+                wound_id=meta.wound_id,
+                wound_type=meta.wound_type,
+                captured_at=meta.captured_at,
+                created_at=utcnow(),
+                shape=capture.shape,
+                wavelengths_nm=tuple(capture.wavelengths),
+                spacing_mm=capture.spacing_mm,
+                header=capture.header(),
+                cube=self._put_object(codec.cube_key(capture_id), cube),
+                preview=self._put_object(codec.preview_key(capture_id), preview),
+                truth=(
+                    self._put_object(codec.truth_key(capture_id), codec.encode_npz(truth))
+                    if truth
+                    else None
+                ),
+            )
+            try:
+                self.records.put_if_absent(CAPTURES, self._capture_item(record, rev=0))
+            except RecordExistsError:  # another process won the race: one capture
+                return PutResult(capture_id, False)
+        return PutResult(capture_id, True)
+
+    def get_record(self, capture_id: str) -> CaptureRecord:
+        return CaptureRecord.model_validate_json(self._capture_item_of(capture_id)["body"])
+
+    def get_capture(self, capture_id: str) -> Capture:
+        record = self.get_record(capture_id)
+        decoded = decode_capture_tiff(self._read(record.cube), record.cube.key)
+        truth = None
+        if record.truth is not None:
+            arrays = codec.decode_npz(self._read(record.truth), record.truth.key)
+            truth = GroundTruth(**{k: v for k, v in arrays.items() if k in _TRUTH_FIELDS})
+        return Capture.from_header(record.header, decoded.cube, truth)
+
+    def get_preview(self, capture_id: str) -> bytes:
+        return self._read(self.get_record(capture_id).preview)
+
+    def list_captures(
+        self,
+        *,
+        subject: str | None = None,
+        wound_id: str | None = None,
+        label_status: LabelStatus | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        if not 1 <= limit <= 1000:
+            raise StoreError(f"limit {limit} outside 1..1000")
+        if wound_id is not None and subject is None:
+            raise StoreError("filtering by wound_id needs the subject too")
+        if subject is not None and wound_id is not None:
+            index, value = "subject_wound", f"{subject}#{wound_id}"
+        elif subject is not None:
+            index, value = "subject", subject
+        elif label_status is not None:
+            index, value = "label_status", self._status(label_status)
+        else:
+            index, value = "all", "capture"
+        where = None
+        if subject is not None and label_status is not None:
+            where = {"label_status": self._status(label_status)}
+        query = f"{index}={value}" + (f"&{where}" if where else "")
+        items, position = self.records.query(
+            CAPTURES,
+            value,
+            index=index,
+            where=where,
+            limit=limit,
+            start=codec.decode_cursor(query, cursor),
+        )
+        records = [CaptureRecord.model_validate_json(item["body"]) for item in items]
+        return Page(items=records, cursor=codec.encode_cursor(query, position))
+
+    @staticmethod
+    def _status(status: str) -> str:
+        if status not in get_args(LabelStatus):
+            raise StoreError(f"label status {status!r} is not one of {get_args(LabelStatus)}")
+        return status
+
+    def _update_capture(
+        self, capture_id: str, change: Callable[[CaptureRecord], CaptureRecord]
+    ) -> CaptureRecord:
+        """Read-change-replace, retried when another writer got in between."""
+        for _ in range(UPDATE_ATTEMPTS):
+            item = self._capture_item_of(capture_id)
+            new = change(CaptureRecord.model_validate_json(item["body"]))
+            if self.records.replace(
+                CAPTURES, self._capture_item(new, item["rev"] + 1), rev=item["rev"]
+            ):
+                return new
+        raise StoreError(f"capture {capture_id}: record kept changing; update not applied")
+
+    def set_label_status(
+        self, capture_id: str, status: LabelStatus, *, expected: LabelStatus | None = None
+    ) -> None:
+        self._status(status)
+
+        def change(record: CaptureRecord) -> CaptureRecord:
+            if expected is not None and record.label_status != expected:
+                raise StoreError(
+                    f"capture {capture_id}: label status is {record.label_status!r}, "
+                    f"expected {expected!r} (changed by someone else)"
+                )
+            return record.model_copy(update={"label_status": status})
+
+        self._update_capture(capture_id, change)
+
+    def set_quality(self, capture_id: str, quality: dict[str, Any]) -> None:
+        verdict = plain(quality)
+        self._update_capture(capture_id, lambda r: r.model_copy(update={"quality": verdict}))
+
+    # --- integrity ------------------------------------------------------------------------
+    def _referenced(self) -> dict[str, ObjectRef]:
+        """Every object some record refers to, by key."""
+        refs: dict[str, ObjectRef] = {}
+        for ref in self._all_refs():
+            refs[ref.key] = ref
+        return refs
+
+    def _all_refs(self) -> Iterator[ObjectRef]:
+        for item in self.records.scan(CAPTURES):
+            record = CaptureRecord.model_validate_json(item["body"])
+            yield record.cube
+            yield record.preview
+            if record.truth is not None:
+                yield record.truth
+        yield from self._other_refs()
+
+    def _other_refs(self) -> Iterator[ObjectRef]:
+        """Objects referenced by the other record kinds (overridden by subclasses)."""
+        return iter(())
+
+    def check(self, *, repair: bool = False) -> dict[str, list[str]]:
+        # Objects are listed before records are scanned: an object whose record lands in
+        # between is then seen as referenced, not as an orphan.
+        keys = set(self.objects.list_keys())
+        referenced = self._referenced()
+        orphans = sorted(keys - referenced.keys())
+        missing: list[str] = []
+        mismatched: list[str] = []
+        for key, ref in sorted(referenced.items()):
+            try:
+                self._read(ref)
+            except IntegrityError:
+                (missing if self.objects.head(key) is None else mismatched).append(key)
+        repaired: list[str] = []
+        if repair and orphans:
+            still_referenced = self._referenced()  # an ingest may have finished meanwhile
+            for key in orphans:
+                if key not in still_referenced:
+                    self.objects.delete(key)
+                    repaired.append(key)
+        return {
+            "orphans": orphans,
+            "missing": missing,
+            "mismatched": mismatched,
+            "repaired": repaired,
+        }
+
+    @staticmethod
+    def _validated(what: str, build: Callable[[], T]) -> T:
+        """Build a record; a pydantic validation error becomes a StoreError naming ``what``."""
+        try:
+            return build()
+        except ValidationError as exc:
+            raise StoreError(f"{what}: invalid record ({exc.errors()[0]['msg']})") from exc
