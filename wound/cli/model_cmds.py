@@ -1,0 +1,225 @@
+"""``wound models list|show|export`` and ``wound evaluate``: the read side of the model registry.
+
+Torch, MONAI and ``training`` are imported inside the commands so ``wound --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from wound.cli.common import fail, open_configured_store
+from wound.errors import RecordNotFoundError, WoundError
+from wound.settings import get_settings
+from wound.store.records import ModelRecord
+
+console = Console()
+models_app = typer.Typer(help="List, show and export registered models.", no_args_is_help=True)
+
+#: Headline metrics shown in `wound models list`, in this order, when the model has them.
+HEADLINE_KEYS = ("healing_auc", "wound_dice_mean", "accuracy", "baseline_healing_auc")
+ExportFormat = Literal["torchscript", "onnx", "bundle"]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "n/a" if value is None else str(value)
+
+
+def _wavelengths(info: dict[str, Any]) -> str:
+    waves = info.get("wavelengths_nm") or []
+    if not waves:
+        return "?"
+    return f"{len(waves)} ({min(waves):g}-{max(waves):g} nm)"
+
+
+def _headline(record: ModelRecord, limit: int = 3) -> str:
+    head = record.info.get("metrics_headline") or record.info.get("metrics") or {}
+    keys = [k for k in HEADLINE_KEYS if isinstance(head.get(k), int | float)]
+    if not keys:  # training-only metrics (best validation numbers)
+        keys = [k for k, v in head.items() if isinstance(v, int | float)]
+    return ", ".join(f"{k} {_fmt(head[k])}" for k in keys[:limit]) or "-"
+
+
+def models_list() -> None:
+    """List registered models, newest first: id, task, created, bands, headline metrics.
+
+    Example: wound models list
+    """
+    store = open_configured_store(get_settings())
+    try:
+        records = sorted(store.list_models(), key=lambda r: r.created_at, reverse=True)
+    except WoundError as exc:
+        fail(str(exc))
+    if not records:
+        console.print("No models registered yet (train one: wound train --config run.yaml).")
+        return
+    table = Table(title=f"{len(records)} registered models")
+    table.add_column("id", no_wrap=True)  # ids are copied into other commands: never wrapped
+    for col in ("task", "created (UTC)", "wavelengths", "headline"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(
+            r.model_id,
+            r.task,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            _wavelengths(r.info),
+            escape(_headline(r)),
+        )
+    console.print(table)
+
+
+def models_show(
+    model_id: Annotated[str, typer.Argument(help="Model id (see `wound models list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Show a registered model: network and bands, metrics, training manifest summary, files.
+
+    Example: wound models show burn-depth-20260101T120000Z-1a2b3c4d
+    """
+    store = open_configured_store(get_settings())
+    try:
+        record = store.get_model(model_id)
+    except RecordNotFoundError:
+        fail(f"no model {model_id!r} (see `wound models list`)")
+    except WoundError as exc:
+        fail(str(exc))
+    if as_json:
+        console.print_json(record.model_dump_json())
+        return
+    info = record.info
+    net = info.get("network") or {}
+    console.print(f"[bold]{record.model_id}[/]  task {record.task}  created {record.created_at}")
+    console.print(
+        f"network {net.get('name', '?')} in {net.get('in_channels', '?')} out "
+        f"{net.get('out_channels', '?')}; patch {info.get('patch_size')}; bands "
+        f"{', '.join(f'{w:g}' for w in info.get('wavelengths_nm') or [])} nm"
+    )
+    extras = {k: v for k, v in info.items() if k in ("best_epoch", "epochs_run") and v is not None}
+    if extras:
+        console.print(", ".join(f"{k} {v}" for k, v in extras.items()))
+    for title, key in (("Headline metrics", "metrics_headline"), ("Manifest", "manifest_summary")):
+        values = info.get(key) or {}
+        if values:
+            table = Table(title=title, show_header=False)
+            table.add_column("name")
+            table.add_column("value")
+            for k, v in values.items():
+                table.add_row(k, escape(_fmt(v) if not isinstance(v, dict) else json.dumps(v)))
+            console.print(table)
+    files = Table(title="Files")
+    files.add_column("name")
+    files.add_column("bytes", justify="right")
+    files.add_column("sha256")
+    for name, ref in sorted(record.files.items()):
+        files.add_row(name, str(ref.size), ref.sha256[:16])
+    console.print(files)
+    if "report.md" in record.files:
+        console.print("Evaluation report: report.md (wound models export ID ... or store files).")
+
+
+def models_export(
+    model_id: Annotated[str, typer.Argument(help="Model id (see `wound models list`).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="torchscript, onnx or bundle (a MONAI bundle folder).")
+    ] = "torchscript",
+    out: Annotated[Path | None, typer.Option(help="Output file (folder for bundle).")] = None,
+) -> None:
+    """Export a registered model: TorchScript, ONNX or a MONAI bundle folder.
+
+    Each export is reloaded and compared with the torch model (ONNX through onnxruntime). The
+    bundle runs with `python -m monai.bundle run --config_file configs/inference.json`.
+
+    Example: wound models export burn-depth-20260101T120000Z-1a2b3c4d --format onnx --out m.onnx
+    """
+    if fmt not in ("torchscript", "onnx", "bundle"):
+        fail(f"--format must be torchscript, onnx or bundle, not {fmt!r}")
+    from training.evaluate_registry import load_registered
+    from training.export import export_model
+
+    suffix = {"torchscript": ".ts", "onnx": ".onnx", "bundle": "-bundle"}[fmt]
+    target = out or Path(f"{model_id}{suffix}")
+    store = open_configured_store(get_settings())
+    try:
+        reg = load_registered(store, model_id)
+        path = export_model(reg.model, reg.info, fmt, target, model_id=model_id)
+    except RecordNotFoundError:
+        fail(f"no model {model_id!r} (see `wound models list`)")
+    except WoundError as exc:
+        fail(str(exc))
+    console.print(f"[green]exported[/] {model_id} as {fmt} to {path}")
+    if fmt == "bundle":
+        console.print(
+            f"run: cd {path} && python -m monai.bundle run --config_file configs/inference.json "
+            "--input_file cube.npy --output_file probabilities.npy"
+        )
+
+
+def evaluate(
+    model: Annotated[
+        str | None, typer.Option(help="Model id (default: the latest model of --task).")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="Task of the default model.")] = None,
+    label: Annotated[
+        str, typer.Option(help="truth (ground truth) or latest (latest annotations).")
+    ] = "truth",
+    threshold: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Healing operating point.")
+    ] = 0.5,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write report.json, report.md and plots into.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1.")] = "cpu",
+) -> None:
+    """Evaluate a registered model on its validation split, beside the spectral baseline.
+
+    The model is scored on the validation captures stored with it (split.json); the per-pixel
+    spectral baseline (LDA) is fitted on the same TRAIN captures. Prints the headline numbers;
+    --out writes report.json, report.md and the plots.
+
+    Example: wound evaluate --model burn-depth-20260101T120000Z-1a2b3c4d --out eval/
+    """
+    if label not in ("truth", "latest"):
+        fail(f"--label must be truth or latest, not {label!r}")
+    from training.evaluate_registry import evaluate_registered
+
+    store = open_configured_store(get_settings())
+    try:
+        reg, report = evaluate_registered(
+            store, model, task=task, label=label, threshold=threshold, device=device
+        )
+    except RecordNotFoundError as exc:
+        fail(f"{exc} (see `wound models list`)")
+    except (WoundError, ValueError) as exc:
+        fail(str(exc))
+    table = Table(title=f"{reg.record.model_id} on {report.headline.get('captures')} captures")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("spectral baseline", justify="right")
+    for key, value in report.headline.items():
+        if key.startswith("baseline_") or key == "captures":
+            continue
+        table.add_row(key, _fmt(value), _fmt(report.headline.get(f"baseline_{key}")))
+    console.print(table)
+    console.print("Predictions are an aid to the clinician, not a diagnosis.")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in report.files.items():
+            (out / name).write_bytes(data)
+        console.print(f"report written to {out}/ ({', '.join(sorted(report.files))})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``wound models ...`` and ``wound evaluate`` to ``app``."""
+    models_app.command("list")(models_list)
+    models_app.command("show")(models_show)
+    models_app.command("export")(models_export)
+    app.add_typer(models_app, name="models")
+    app.command("evaluate")(evaluate)
