@@ -1,0 +1,150 @@
+"""The predictor on a tiny random-weight model registered in a LocalStore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wound.capture import Capture
+from wound.errors import BandMismatchError
+from wound.networks import ModelInfo, NetworkSpec, build_network, weights_to_bytes
+from wound.phantom import PhantomConfig, synth_capture
+from wound.predict import Predictor
+from wound.store import LocalStore
+
+CONFIG = PhantomConfig(height=64, width=64)
+WAVELENGTHS = CONFIG.wavelengths_nm
+
+
+def register(store: LocalStore, model_id: str, *, task: str = "burn-depth", seed: int = 0) -> None:
+    torch.manual_seed(seed)
+    spec = NetworkSpec(
+        in_channels=len(WAVELENGTHS),
+        out_channels=7 if task == "burn-depth" else 2,
+        channels=(4, 8),
+        strides=(2,),
+        num_res_units=0,
+    )
+    info = ModelInfo(
+        task=task,  # type: ignore[arg-type]
+        network=spec,
+        wavelengths_nm=WAVELENGTHS,
+        band_mean=(0.3,) * len(WAVELENGTHS),
+        band_std=(0.15,) * len(WAVELENGTHS),
+        patch_size=(32, 32),
+    )
+    weights = weights_to_bytes(build_network(spec))
+    store.put_model(model_id, {"weights.pt": weights}, task=task, info=info.model_dump(mode="json"))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    s = LocalStore(Path(tmp_path_factory.mktemp("store")))
+    s.init()
+    register(s, "m-old", seed=1)
+    register(s, "m-new", seed=2)
+    register(s, "m-mask", task="wound-mask", seed=3)
+    return s
+
+
+@pytest.fixture(scope="module")
+def captures() -> list[Capture]:
+    return [synth_capture(seed=5, subject_index=i, capture_index=0, config=CONFIG) for i in (0, 1)]
+
+
+def test_loads_latest_or_by_id(store: LocalStore) -> None:
+    assert Predictor.from_store(store, task="burn-depth").model_id == "m-new"
+    old = Predictor.from_store(store, "m-old")
+    assert old.model_id == "m-old" and old.task == "burn-depth"
+    assert old.model_version  # the record's version or creation time
+
+
+def test_shapes_and_probabilities(store: LocalStore, captures: list[Capture]) -> None:
+    pred = Predictor.from_store(store, "m-new", roi="patch").predict(captures[0])
+    assert pred.depth_probs.shape == (6, 64, 64) and pred.depth_probs.dtype == np.float32
+    np.testing.assert_allclose(pred.depth_probs.sum(axis=0), 1.0, atol=1e-5)
+    assert pred.depth_map.dtype == np.uint8 and pred.depth_map.shape == (64, 64)
+    np.testing.assert_array_equal(pred.depth_map, pred.depth_probs.argmax(axis=0))
+    assert pred.healing_prob is not None and pred.healing_prob.dtype == np.float32
+    assert ((pred.healing_prob >= 0) & (pred.healing_prob <= 1)).all()
+    assert (pred.healing_prob[pred.depth_map == 0] == 0).all()
+    assert ((pred.uncertainty >= 0) & (pred.uncertainty <= 1)).all()
+    arrays = pred.arrays()
+    assert arrays["depth"].dtype == np.uint8
+    assert arrays["healing_prob"].dtype == np.float16
+    assert arrays["uncertainty"].dtype == np.float16
+    assert pred.timings_ms["predict"] > 0
+
+
+def test_deterministic_and_batch_equals_single(store: LocalStore, captures: list[Capture]) -> None:
+    predictor = Predictor.from_store(store, "m-new", roi="patch", overlap=0.5)
+    batch = predictor.predict_many(captures)
+    for capture, batched in zip(captures, batch, strict=True):
+        single = predictor.predict(capture)
+        np.testing.assert_array_equal(
+            single.probabilities, predictor.predict(capture).probabilities
+        )
+        np.testing.assert_allclose(batched.probabilities, single.probabilities, atol=1e-5)
+    assert not np.allclose(batch[0].probabilities, batch[1].probabilities)
+
+
+def test_mixed_shapes_keep_order(store: LocalStore, captures: list[Capture]) -> None:
+    predictor = Predictor.from_store(store, "m-new")
+    small = captures[1].cube[:, :48, :40]
+    preds = predictor.predict_many([captures[0], small, captures[1]])
+    assert [p.labels.shape for p in preds] == [(64, 64), (48, 40), (64, 64)]
+
+
+def test_whole_image_window_rounds_up(store: LocalStore, captures: list[Capture]) -> None:
+    predictor = Predictor.from_store(store, "m-new", roi="whole")
+    assert predictor.roi_size((50, 61)) == (50, 62)  # the tiny net has one stride of 2
+    pred = predictor.predict(captures[0].cube[:, :50, :61])
+    assert pred.labels.shape == (50, 61)
+    np.testing.assert_allclose(pred.probabilities.sum(axis=0), 1.0, atol=1e-5)
+
+
+def test_tta_is_flip_equivariant(store: LocalStore, captures: list[Capture]) -> None:
+    cube = captures[0].cube
+    plain = Predictor.from_store(store, "m-new", roi="whole")
+    tta = Predictor.from_store(store, "m-new", roi="whole", tta=True)
+    a = tta.predict(cube)
+    b = tta.predict(np.ascontiguousarray(cube[:, :, ::-1]))
+    # averaging over the flip group makes the prediction commute with a flip
+    np.testing.assert_allclose(a.probabilities, b.probabilities[:, :, ::-1], atol=1e-5)
+    # the single pass does not (random weights, asymmetric kernels)
+    p = plain.predict(cube)
+    q = plain.predict(np.ascontiguousarray(cube[:, :, ::-1]))
+    assert not np.allclose(p.probabilities, q.probabilities[:, :, ::-1], atol=1e-3)
+    assert not np.allclose(a.probabilities, p.probabilities, atol=1e-4)
+
+
+def test_wound_mask_model(store: LocalStore, captures: list[Capture]) -> None:
+    pred = Predictor.from_store(store, task="wound-mask").predict(captures[0])
+    assert pred.task == "wound-mask" and pred.healing_prob is None
+    assert pred.probabilities.shape == (2, 64, 64)
+    np.testing.assert_allclose(pred.wound_prob, pred.probabilities[1])
+    assert set(pred.arrays()) == {"wound", "wound_prob", "uncertainty"}
+    with pytest.raises(ValueError, match="no depth"):
+        _ = pred.depth_map
+
+
+def test_band_mismatch_raises(store: LocalStore, captures: list[Capture]) -> None:
+    with pytest.raises(BandMismatchError, match="8 bands"):
+        Predictor.from_store(store, "m-new").predict(captures[0].cube[:6])
+
+
+def test_numpy_and_torch_postprocessing_agree() -> None:
+    from wound.predict import _labels_uncertainty, _labels_uncertainty_np
+
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(2, 6, 16, 16, generator=gen) * 3, dim=1)
+    heal = torch.rand(2, 16, 16, generator=gen)
+    labels, unc = _labels_uncertainty(probs.clone(), heal_t := heal.clone())
+    labels_np, unc_np = _labels_uncertainty_np(probs.numpy().copy(), heal_n := heal.numpy().copy())
+    np.testing.assert_array_equal(labels.numpy(), labels_np)
+    np.testing.assert_allclose(unc.numpy(), unc_np, atol=1e-5)
+    np.testing.assert_allclose(heal_t.numpy(), heal_n)
+    assert (heal_n[labels_np == 0] == 0).all()

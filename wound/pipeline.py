@@ -1,0 +1,273 @@
+"""Capture -> quality gate -> prediction -> score -> prediction record, for one or many captures.
+
+Every capture gets its quality verdict stored on its record (``store.set_quality``). A refused
+capture gets a prediction record with status ``"refused"`` and the reasons; a passing one gets
+status ``"scored"``, the :class:`~wound.scoring.WoundScore` and compact maps. Captures that
+already have a prediction of the model are skipped unless ``force``; the store's conditional
+write is the last guard when several workers race (the loser reports ``skipped``).
+
+Scale-out: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) each rank takes
+``sorted(ids)[rank::world]`` (:func:`shard`), so every capture is predicted once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wound.capture import Capture
+from wound.errors import RecordExistsError, RecordNotFoundError, WoundError
+from wound.io import ReadLimits, read_capture
+from wound.predict import Predictor
+from wound.quality import QualityLimits, QualityVerdict, check_quality
+from wound.scoring import refusal_score, score_prediction
+from wound.store.base import CaptureStore
+
+Status = Literal["scored", "refused", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one capture (one line of CLI output)."""
+
+    capture_id: str
+    status: Status
+    message: str = ""
+    score: dict[str, Any] | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def line(self, prefix: str = "") -> str:
+        total = sum(self.timings_ms.values())
+        took = f" [{total:.0f} ms]" if total else ""
+        return f"{prefix}{self.capture_id}: {self.status}{took}" + (
+            f" — {self.message}" if self.message else ""
+        )
+
+
+def dist_env() -> tuple[int, int]:
+    """``(rank, world_size)`` from ``torchrun``'s environment; ``(0, 1)`` when not set."""
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"bad RANK={rank} / WORLD_SIZE={world}")
+    return rank, world
+
+
+def shard(ids: Iterable[str], rank: int, world: int) -> list[str]:
+    """This rank's share: deterministic, disjoint, covering (``sorted(ids)[rank::world]``)."""
+    return sorted(set(ids))[rank::world]
+
+
+def has_prediction(store: CaptureStore, capture_id: str, model_id: str) -> bool:
+    try:
+        store.get_prediction(capture_id, model_id, with_arrays=False)
+    except RecordNotFoundError:
+        return False
+    return True
+
+
+def score_stored(
+    store: CaptureStore,
+    predictor: Predictor,
+    capture_ids: Sequence[str],
+    *,
+    force: bool = False,
+    limits: QualityLimits | None = None,
+    chunk: int = 8,
+    provenance: dict[str, Any] | None = None,
+) -> Iterator[Outcome]:
+    """Score stored captures, ``chunk`` at a time (passing captures predicted as one batch)."""
+    for start in range(0, len(capture_ids), chunk):
+        loaded: list[tuple[str, Capture, dict[str, float]]] = []
+        for cid in capture_ids[start : start + chunk]:
+            if not force and has_prediction(store, cid, predictor.model_id):
+                yield Outcome(cid, "skipped", f"already predicted by model {predictor.model_id}")
+                continue
+            t0 = time.perf_counter()
+            try:
+                capture = store.get_capture(cid)
+            except WoundError as exc:
+                yield Outcome(cid, "failed", str(exc))
+                continue
+            loaded.append((cid, capture, {"read": _ms(t0)}))
+        yield from score_loaded(
+            store, predictor, loaded, force=force, limits=limits, provenance=provenance
+        )
+
+
+def score_loaded(
+    store: CaptureStore,
+    predictor: Predictor,
+    items: Sequence[tuple[str, Capture, dict[str, float]]],
+    *,
+    force: bool = False,
+    limits: QualityLimits | None = None,
+    provenance: dict[str, Any] | None = None,
+    before_store: Callable[[], object] | None = None,
+) -> Iterator[Outcome]:
+    """Gate, predict (one batch), score and store captures already in memory.
+
+    ``items`` are ``(capture_id, capture, timings_ms so far)``; the captures must be in the store
+    by the first write, which waits for ``before_store()`` (e.g. an ingest running alongside).
+    """
+    prov = {**predictor_provenance(predictor), **(provenance or {})}
+    passed: list[tuple[str, Capture, dict[str, float], QualityVerdict]] = []
+    waited = before_store is None
+    for cid, capture, timings in items:
+        t0 = time.perf_counter()
+        verdict = check_quality(capture, wavelengths=predictor.info.wavelengths_nm, limits=limits)
+        timings = {**timings, "gate": _ms(t0)}
+        if verdict.ok:
+            passed.append((cid, capture, timings, verdict))
+            continue
+        if not waited and before_store is not None:
+            before_store()
+            waited = True
+        try:
+            store.set_quality(cid, verdict.model_dump(mode="json"))
+        except WoundError as exc:
+            yield Outcome(cid, "failed", str(exc), timings_ms=timings)
+            continue
+        score = refusal_score(
+            cid,
+            verdict,
+            model_id=predictor.model_id,
+            model_version=predictor.model_version,
+            timings_ms=timings,
+            provenance=prov,
+        )
+        yield _store(store, predictor.model_id, cid, "refused", score, None, timings, force)
+    if not passed:
+        return
+    try:
+        predictions = predictor.predict_many([capture for _, capture, _, _ in passed])
+    except (WoundError, RuntimeError, ValueError) as exc:
+        for cid, _, timings, _ in passed:
+            yield Outcome(cid, "failed", f"prediction failed: {exc}", timings_ms=timings)
+        return
+    for (cid, capture, timings, verdict), pred in zip(passed, predictions, strict=True):
+        t0 = time.perf_counter()
+        timings = {**timings, **pred.timings_ms}
+        wound_score = score_prediction(
+            pred,
+            capture_id=cid,
+            spacing_mm=capture.spacing_mm,
+            quality=verdict,
+            timings_ms=timings,
+            provenance=prov,
+        )
+        timings["score"] = _ms(t0)
+        data = wound_score.model_copy(update={"timings_ms": _round(timings)}).model_dump(
+            mode="json"
+        )
+        if not waited and before_store is not None:
+            before_store()
+            waited = True
+        try:
+            store.set_quality(cid, verdict.model_dump(mode="json"))
+        except WoundError as exc:
+            yield Outcome(cid, "failed", str(exc), timings_ms=timings)
+            continue
+        yield _store(store, predictor.model_id, cid, "scored", data, pred.arrays(), timings, force)
+
+
+def score_file(
+    store: CaptureStore,
+    predictor: Predictor,
+    path: Path,
+    *,
+    pseudonym_key: bytes,
+    read_limits: ReadLimits | None = None,
+    force: bool = False,
+    limits: QualityLimits | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Outcome:
+    """A capture file -> stored score: read, then ingest (``put_capture``) in a thread while the
+    gate, prediction and score run; the results are written once the capture is stored."""
+    t0 = time.perf_counter()
+    try:
+        capture = read_capture(path, pseudonym_key=pseudonym_key, limits=read_limits)
+    except WoundError as exc:
+        return Outcome(str(path), "failed", str(exc))
+    timings = {"read": _ms(t0)}
+    cid = capture.identity()
+    if not force and has_prediction(store, cid, predictor.model_id):
+        return Outcome(cid, "skipped", f"already predicted by model {predictor.model_id}")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as pool:
+        ingest = pool.submit(store.put_capture, capture)
+        try:
+            outcomes = list(
+                score_loaded(
+                    store,
+                    predictor,
+                    [(cid, capture, timings)],
+                    force=force,
+                    limits=limits,
+                    provenance=provenance,
+                    before_store=ingest.result,
+                )
+            )
+        except WoundError as exc:
+            return Outcome(cid, "failed", f"{path}: {exc}")
+    return outcomes[0]
+
+
+def predictor_provenance(predictor: Predictor) -> dict[str, Any]:
+    rank, world = dist_env()
+    return {
+        "device": str(predictor.device),
+        "tta": predictor.tta,
+        "roi": list(predictor.roi) if isinstance(predictor.roi, tuple) else predictor.roi,
+        "overlap": predictor.overlap,
+        "rank": rank,
+        "world_size": world,
+    }
+
+
+def _store(
+    store: CaptureStore,
+    model_id: str,
+    cid: str,
+    status: Literal["scored", "refused"],
+    score: dict[str, Any],
+    arrays: dict[str, Any] | None,
+    timings: dict[str, float],
+    force: bool,
+) -> Outcome:
+    t0 = time.perf_counter()
+    try:
+        if force:
+            with contextlib.suppress(RecordNotFoundError):
+                store.delete_prediction(cid, model_id)
+        store.put_prediction(cid, model_id, status=status, score=score, arrays=arrays)
+    except RecordExistsError:
+        return Outcome(cid, "skipped", f"already predicted by model {model_id}")
+    except WoundError as exc:
+        return Outcome(cid, "failed", f"could not store the prediction: {exc}")
+    timings = {**timings, "store": _ms(t0)}
+    return Outcome(cid, status, _summary(score), score=score, timings_ms=_round(timings))
+
+
+def _summary(score: dict[str, Any]) -> str:
+    if score.get("refused"):
+        return "; ".join(score.get("reasons", []))
+    unit = "cm²" if score["unit"] == "cm2" else "px"
+    parts = [f"wound {score['wound_area']:.2f} {unit}"]
+    if score.get("non_healing_share") is not None:
+        parts.append(f"unlikely to heal {score['non_healing_share']:.0%}")
+    parts.append(f"indeterminate {score['indeterminate_share']:.0%}")
+    return ", ".join(parts)
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
+
+
+def _round(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in timings.items()}

@@ -1,0 +1,354 @@
+"""The predictor: a registered model run with MONAI's sliding-window inferer over captures.
+
+Cubes are band-normalised (``(x - band_mean) / band_std`` from :class:`ModelInfo`), stacked
+across captures of the same shape, and run through :class:`monai.inferers.SlidingWindowInferer`
+with Gaussian blending (windows of several captures share one ``sw_batch_size`` batch). Optional
+flip test-time augmentation averages the probabilities of the identity, vertical, horizontal and
+double flips. ``torch.inference_mode``; on CUDA, autocast (AMP) and channels-last.
+
+Uncertainty (per pixel, in [0, 1]) is documented here and used by :mod:`wound.scoring`:
+
+- depth part: normalised predictive entropy of the class probabilities,
+  ``-sum p log p / log K`` (K classes; 0 = one class certain, 1 = uniform);
+- healing part (burn-depth only, skin pixels): ``1 - |2 p_heal - 1|`` (0 when the healing
+  probability is 0 or 1, 1 when it is 0.5);
+- uncertainty = the larger of the two. With TTA the probabilities are averaged over the flips
+  first, so disagreement between flips raises both parts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from monai.inferers import SlidingWindowInferer
+from torch import nn
+
+from wound.capture import Capture
+from wound.errors import BandMismatchError
+from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL, ModelInfo, load_network
+from wound.store.base import CaptureStore
+from wound.taxonomy import WOUND_CLASSES
+
+RoiMode = Literal["auto", "patch", "whole"]
+FLIPS: tuple[tuple[int, ...], ...] = ((), (-2,), (-1,), (-2, -1))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Per-pixel outputs of one capture.
+
+    ``probabilities``: K x H x W class probabilities (6 depth classes for ``burn-depth``,
+    background/wound for ``wound-mask``); ``labels``: argmax (uint8); ``healing_prob``: sigmoid
+    of the healing channel, 0 outside skin (burn-depth only); ``uncertainty``: float32 in [0, 1].
+    """
+
+    task: str
+    probabilities: np.ndarray
+    labels: np.ndarray
+    uncertainty: np.ndarray
+    healing_prob: np.ndarray | None = None
+    model_id: str = ""
+    model_version: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def depth_probs(self) -> np.ndarray:
+        if self.task != "burn-depth":
+            raise ValueError(f"a {self.task} model has no depth probabilities")
+        return self.probabilities
+
+    @property
+    def depth_map(self) -> np.ndarray:
+        if self.task != "burn-depth":
+            raise ValueError(f"a {self.task} model has no depth map")
+        return self.labels
+
+    @property
+    def wound_prob(self) -> np.ndarray:
+        """Probability of wound: class 1 of a wound-mask model, burn classes 2-5 summed."""
+        if self.task == "wound-mask":
+            return self.probabilities[1]
+        return self.probabilities[list(WOUND_CLASSES)].sum(axis=0)
+
+    @property
+    def wound_mask(self) -> np.ndarray:
+        if self.task == "wound-mask":
+            return self.labels == 1
+        lut = np.zeros(256, dtype=bool)  # a lookup is faster than np.isin on large maps
+        lut[list(WOUND_CLASSES)] = True
+        return lut[self.labels]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Compact maps for the store: labels uint8, probabilities and uncertainty float16."""
+        out = {"uncertainty": self.uncertainty.astype(np.float16)}
+        if self.task == "burn-depth":
+            out["depth"] = self.labels.astype(np.uint8)
+            assert self.healing_prob is not None
+            out["healing_prob"] = self.healing_prob.astype(np.float16)
+        else:
+            out["wound"] = self.labels.astype(np.uint8)
+            out["wound_prob"] = self.wound_prob.astype(np.float16)
+        return out
+
+
+class Predictor:
+    """Runs one registered model on captures (see the module docstring for the method)."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        info: ModelInfo,
+        *,
+        model_id: str = "",
+        model_version: str = "",
+        device: str | torch.device | None = None,
+        roi: RoiMode | tuple[int, int] = "auto",
+        overlap: float = 0.25,
+        sw_batch_size: int = 8,
+        tta: bool = False,
+        amp: bool = True,
+        channels_last: bool | None = None,
+        max_batch_pixels: int = 1 << 20,
+        max_window_pixels: int = 1 << 22,
+    ) -> None:
+        self.info = info
+        self.model_id = model_id
+        self.model_version = model_version
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        cuda = self.device.type == "cuda"
+        self.amp = amp and cuda
+        self.channels_last = cuda if channels_last is None else channels_last
+        self.network = network.to(self.device).eval()
+        if self.channels_last:
+            self.network = self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.roi = roi
+        self.overlap = overlap
+        self.sw_batch_size = sw_batch_size
+        self.tta = tta
+        self.max_batch_pixels = max_batch_pixels
+        self.max_window_pixels = max_window_pixels
+        self._mean = torch.tensor(info.band_mean, dtype=torch.float32, device=self.device)
+        self._std = torch.tensor(info.band_std, dtype=torch.float32, device=self.device)
+        self._divisor = size_divisor(info)
+        self._inferers: dict[tuple[int, int], SlidingWindowInferer] = {}
+
+    @classmethod
+    def from_store(
+        cls,
+        store: CaptureStore,
+        model_id: str | None = None,
+        *,
+        task: str | None = None,
+        device: str | torch.device | None = None,
+        **options: object,
+    ) -> Predictor:
+        """Load a registered model (``model_id``, else the latest of ``task``, else the latest)."""
+        record = store.get_model(model_id, task=task)
+        info = ModelInfo.model_validate(record.info)
+        weights = store.get_model_file(record.model_id, "weights.pt")
+        network = load_network(info, weights, "cpu")
+        version = str(record.info.get("version") or record.created_at.isoformat())
+        return cls(
+            network,
+            info,
+            model_id=record.model_id,
+            model_version=version,
+            device=device,
+            **options,  # type: ignore[arg-type]
+        )
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    # --- public API -------------------------------------------------------------------------
+    def predict(self, capture: Capture | np.ndarray) -> Prediction:
+        return self.predict_many([capture])[0]
+
+    def predict_many(self, captures: Sequence[Capture | np.ndarray]) -> list[Prediction]:
+        """Predict several captures, batching same-shape cubes together (order kept)."""
+        cubes = [c.cube if isinstance(c, Capture) else c for c in captures]
+        for cube in cubes:
+            self._check_bands(cube)
+        results: list[Prediction | None] = [None] * len(cubes)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, cube in enumerate(cubes):
+            groups.setdefault(tuple(cube.shape), []).append(i)
+        for shape, idx in groups.items():
+            per_batch = max(1, self.max_batch_pixels // (shape[1] * shape[2]))
+            for start in range(0, len(idx), per_batch):
+                chunk = idx[start : start + per_batch]
+                for i, pred in zip(
+                    chunk, self._predict_batch([cubes[i] for i in chunk]), strict=True
+                ):
+                    results[i] = pred
+        return [r for r in results if r is not None]
+
+    def forward_logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits of a normalised N x C x H x W batch through the sliding-window inferer."""
+        h, w = batch.shape[-2:]
+        roi = self.roi_size((h, w))
+        inferer = self._inferers.get(roi)
+        if inferer is None:  # one per window size: the Gaussian weight map is cached in it
+            inferer = SlidingWindowInferer(
+                roi_size=roi,
+                sw_batch_size=self.sw_batch_size,
+                overlap=self.overlap,
+                mode="gaussian",
+                cache_roi_weight_map=True,
+                progress=False,
+            )
+            self._inferers[roi] = inferer
+        out = inferer(batch, self._network_call)
+        assert isinstance(out, torch.Tensor)
+        return out.float()
+
+    def roi_size(self, image: tuple[int, int]) -> tuple[int, int]:
+        """The window: ``patch`` = the model's patch size; ``whole`` = the image (rounded up to
+        what the network accepts); ``auto`` = whole when it has at most ``max_window_pixels``,
+        else a square window of that many pixels (a multiple of the patch size); or as given.
+
+        One whole-image window is the fastest path on CPU and GPU for a fully convolutional net
+        (no overlap recomputed); the Gaussian blend then weighs a single window.
+        """
+        d = self._divisor
+        whole = (math.ceil(image[0] / d) * d, math.ceil(image[1] / d) * d)
+        patch = (int(self.info.patch_size[0]), int(self.info.patch_size[1]))
+        if self.roi == "patch":
+            return patch
+        if self.roi == "whole":
+            return whole
+        if self.roi == "auto":
+            if whole[0] * whole[1] <= self.max_window_pixels:
+                return whole
+            side = max(patch[0], math.isqrt(self.max_window_pixels) // patch[0] * patch[0])
+            return (min(side, whole[0]), min(side, whole[1]))
+        return (int(self.roi[0]), int(self.roi[1]))
+
+    def normalise(self, cubes: Sequence[np.ndarray]) -> torch.Tensor:
+        """``(x - band_mean) / band_std`` as an N x C x H x W float32 tensor on the device."""
+        if len(cubes) == 1:
+            batch = torch.from_numpy(np.asarray(cubes[0], dtype=np.float32))[None]
+        else:
+            batch = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in cubes]))
+        batch = batch.to(self.device, non_blocking=True)
+        return batch.sub(self._mean[:, None, None]).div_(self._std[:, None, None])
+
+    # --- internals --------------------------------------------------------------------------
+    def _network_call(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.amp:
+            with torch.autocast(device_type=self.device.type, dtype=torch.float16):
+                return self.network(x).float()
+        out: torch.Tensor = self.network(x)
+        return out
+
+    def _check_bands(self, cube: np.ndarray) -> None:
+        if cube.ndim != 3 or cube.shape[0] != self.info.network.in_channels:
+            raise BandMismatchError(
+                None,
+                f"cube {tuple(cube.shape)} does not match the model's "
+                f"{self.info.network.in_channels} bands",
+            )
+
+    @torch.inference_mode()
+    def _predict_batch(self, cubes: Sequence[np.ndarray]) -> list[Prediction]:
+        t0 = time.perf_counter()
+        probs, heal = self._probabilities(self.normalise(cubes))
+        if self.device.type == "cpu":  # numpy's argmax / log are faster here than torch's
+            probs_np = probs.numpy()
+            heal_np = None if heal is None else heal.numpy()
+            labels_np, unc_np = _labels_uncertainty_np(probs_np, heal_np)
+        else:
+            labels, uncertainty = _labels_uncertainty(probs, heal)
+            probs_np = probs.float().cpu().numpy()
+            labels_np = labels.cpu().numpy()
+            unc_np = uncertainty.float().cpu().numpy()
+            heal_np = None if heal is None else heal.float().cpu().numpy()
+        elapsed = (time.perf_counter() - t0) * 1000 / len(cubes)
+        return [
+            Prediction(
+                task=self.task,
+                probabilities=probs_np[i],
+                labels=labels_np[i],
+                uncertainty=unc_np[i],
+                healing_prob=None if heal_np is None else heal_np[i],
+                model_id=self.model_id,
+                model_version=self.model_version,
+                timings_ms={"predict": elapsed},
+            )
+            for i in range(len(cubes))
+        ]
+
+    def _probabilities(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Class probabilities (softmax) and, for burn-depth, the healing sigmoid (N x H x W);
+        averaged over the flips with TTA."""
+        flips = FLIPS if self.tta else ((),)
+        probs: torch.Tensor | None = None
+        heal: torch.Tensor | None = None
+        for dims in flips:
+            x = torch.flip(batch, dims) if dims else batch
+            logits = self.forward_logits(x)
+            if dims:
+                logits = torch.flip(logits, dims)
+            p, h = _activate(logits, self.task)
+            probs = p if probs is None else probs.add_(p)
+            if h is not None:
+                heal = h if heal is None else heal.add_(h)
+        assert probs is not None
+        if len(flips) > 1:
+            probs.div_(len(flips))
+            if heal is not None:
+                heal.div_(len(flips))
+        return probs, heal
+
+
+def _activate(logits: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if task == "burn-depth":
+        depth = torch.softmax(logits[:, DEPTH_CHANNELS], dim=1)
+        return depth, torch.sigmoid(logits[:, HEALING_CHANNEL])
+    return torch.softmax(logits, dim=1), None
+
+
+def _labels_uncertainty(
+    probs: torch.Tensor, heal: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth map (uint8) and uncertainty (module docstring); zeroes ``heal`` outside skin."""
+    labels = probs.argmax(dim=1).to(torch.uint8)
+    k = probs.shape[1]
+    uncertainty = (torch.special.entr(probs).sum(dim=1) / math.log(k)).clamp_(0, 1)
+    if heal is not None:
+        heal.masked_fill_(labels == 0, 0.0)  # 0 outside skin
+        # 1 - |2h - 1|: 0 where h is 0 or 1 (so 0 outside skin), 1 where h = 0.5
+        uncertainty = torch.maximum(uncertainty, heal.mul(2).sub_(1).abs_().neg_().add_(1))
+    return labels, uncertainty
+
+
+def _labels_uncertainty_np(
+    probs: np.ndarray, heal: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy twin of :func:`_labels_uncertainty` (same definitions), for the CPU."""
+    labels = probs.argmax(axis=1).astype(np.uint8)
+    plogp = probs * np.log(np.maximum(probs, 1e-12))
+    uncertainty = np.clip(-plogp.sum(axis=1) / math.log(probs.shape[1]), 0, 1)
+    if heal is not None:
+        heal[labels == 0] = 0.0
+        np.maximum(uncertainty, 1 - np.abs(2 * heal - 1), out=uncertainty)
+    return labels, uncertainty.astype(np.float32, copy=False)
+
+
+def size_divisor(info: ModelInfo) -> int:
+    """Input sizes the network accepts are multiples of this (window rounding for ``whole``)."""
+    spec = info.network
+    if spec.name == "unet":
+        return int(np.prod(spec.strides)) if spec.strides else 1
+    if spec.name == "segresnet":
+        return 8
+    return 32
