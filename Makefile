@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 DEMO_HOME ?= .wound-demo
 DEMO_DATA ?= demo-data
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test test-gpu lint demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not gpu"
+
+test-gpu: venv
+	$(VENV)/bin/pytest -q -m gpu
 
 demo: venv
 	rm -rf $(DEMO_HOME) $(DEMO_DATA)
@@ -36,6 +39,9 @@ demo: venv
 
 bench: venv
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/time_to_result.py
+	$(PY) benchmarks/batch_inference.py
 
 clean:
 	rm -rf $(DEMO_HOME) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache
