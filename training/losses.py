@@ -1,0 +1,54 @@
+"""Losses: DiceCE on depth + healing BCE on skin pixels (burn-depth); DiceCE (wound-mask)."""
+
+from __future__ import annotations
+
+import torch
+from monai.losses import DiceCELoss
+from torch import nn
+from torch.nn import functional as F
+
+from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL
+
+
+class BurnDepthLoss(nn.Module):
+    """``DiceCE(depth logits, depth) + healing_weight * BCE(healing logit, healing | skin)``.
+
+    ``label`` is ``B x 2 x H x W``: depth class ids and healing 0/1. The healing term only
+    counts skin pixels (depth > 0); a batch without skin contributes zero.
+    """
+
+    def __init__(self, healing_weight: float = 1.0) -> None:
+        super().__init__()
+        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True)
+        self.healing_weight = healing_weight
+
+    def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        depth = label[:, 0:1].long()
+        healing = label[:, 1:2].float()
+        loss = self.dice_ce(logits[:, DEPTH_CHANNELS], depth)
+        skin = (depth > 0).float()
+        bce = F.binary_cross_entropy_with_logits(
+            logits[:, HEALING_CHANNEL : HEALING_CHANNEL + 1], healing, reduction="none"
+        )
+        heal = (bce * skin).sum() / skin.sum().clamp_min(1.0)
+        return loss + self.healing_weight * heal
+
+
+class WoundMaskLoss(nn.Module):
+    """DiceCE on the 2 wound-mask classes; ``label`` is ``B x 1 x H x W`` 0/1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True)
+
+    def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.dice_ce(logits.float(), label[:, 0:1].long())
+
+
+def build_loss(task: str, *, healing_weight: float = 1.0) -> nn.Module:
+    if task == "burn-depth":
+        return BurnDepthLoss(healing_weight)
+    if task == "wound-mask":
+        return WoundMaskLoss()
+    raise ValueError(f"unknown task {task!r}")
