@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 DEMO_HOME ?= .wound-demo
 DEMO_DATA ?= demo-data
+WOUND := WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound
 
 .PHONY: venv test test-gpu lint demo bench clean
 
@@ -30,12 +31,17 @@ test: lint
 test-gpu: venv
 	$(VENV)/bin/pytest -q -m gpu
 
+# The main job on the embedded store: phantom cohort -> ingest -> train (from the store) ->
+# evaluate against the spectral baseline -> predict and score every capture -> summary table.
 demo: venv
-	rm -rf $(DEMO_HOME) $(DEMO_DATA)
-	WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound synth $(DEMO_DATA) --subjects 12 --captures 5 --seed 7
-	WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound store init
-	WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound ingest $(DEMO_DATA)
-	WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound list
+	rm -rf $(DEMO_HOME) $(DEMO_DATA) runs/demo
+	$(WOUND) synth $(DEMO_DATA) --subjects 20 --captures 3 --size 160 --seed 7
+	$(WOUND) store init
+	$(WOUND) ingest $(DEMO_DATA)
+	$(WOUND) list --limit 10
+	$(WOUND) train --config configs/burn-depth.yaml --source store --output-dir runs/demo
+	$(WOUND) predict --all || [ $$? -eq 2 ]  # 2 = some captures refused by the quality gate (shown)
+	$(WOUND) summary
 
 bench: venv
 	$(PY) benchmarks/ingest.py
@@ -44,4 +50,4 @@ bench: venv
 	$(PY) benchmarks/batch_inference.py
 
 clean:
-	rm -rf $(DEMO_HOME) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_HOME) $(DEMO_DATA) runs .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,12 @@ store_app = typer.Typer(help="Create and check the capture store.", no_args_is_h
 app.add_typer(store_app, name="store")
 
 #: Modules that add their commands with ``register(app)`` (training is imported lazily inside).
-COMMAND_MODULES = ("wound.cli.train_cmds", "wound.cli.model_cmds", "wound.cli.predict_cmds")
+COMMAND_MODULES = (
+    "wound.cli.train_cmds",
+    "wound.cli.model_cmds",
+    "wound.cli.predict_cmds",
+    "wound.cli.summary_cmds",
+)
 
 
 @app.command()
@@ -268,13 +273,7 @@ def store_check(
 
 def _register_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_commands()
@@ -287,3 +286,7 @@ def main() -> None:
     except WoundError as exc:
         err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

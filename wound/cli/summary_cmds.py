@@ -1,0 +1,102 @@
+"""``wound summary``: one table of wound scores per capture plus the model's evaluation headline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from wound.cli.common import console, open_configured_store
+from wound.errors import RecordNotFoundError
+from wound.scoring import DISCLAIMER
+from wound.settings import get_settings
+from wound.store.base import CaptureStore
+from wound.taxonomy import WOUND_CLASSES
+
+#: Column titles for the wound classes (full names in wound.taxonomy.DEPTH_NAMES).
+SHORT_NAMES = {2: "superficial", 3: "sup. partial", 4: "deep partial", 5: "full thickness"}
+HEADLINE_KEYS = ("healing_auc", "sensitivity", "specificity", "accuracy", "mean_dice", "ece")
+
+
+def summary_command(
+    model: Annotated[
+        str | None, typer.Option(help="Model id (default: the latest burn-depth model).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most captures shown.")] = 500,
+) -> None:
+    """Summarise the wound scores of every capture and the model's evaluation headline.
+
+    Per capture: wound area, area by depth class, share unlikely to heal within 21 days,
+    indeterminate share; then healing AUC, Dice and the spectral baseline's numbers.
+    Example: wound summary
+    """
+    store = open_configured_store(get_settings())
+    record = store.get_model(model, task=None if model else "burn-depth")
+    rows = _score_rows(store, record.model_id, limit)
+    table = Table(
+        title=f"Wound scores by {record.model_id} ({len(rows)} captures)",
+        caption="Class areas in the unit of the wound area; shares are of the wound area.",
+    )
+    table.add_column("capture")
+    table.add_column("quality", max_width=40)
+    table.add_column("wound area")
+    for cls in WOUND_CLASSES:
+        table.add_column(SHORT_NAMES[cls], justify="right")
+    table.add_column("unlikely to heal", justify="right")
+    table.add_column("indeterminate", justify="right")
+    for capture_id, status, score in rows:
+        if status == "refused":
+            reasons = "; ".join(score.get("reasons", []))
+            table.add_row(
+                capture_id, f"[red]refused[/]: {reasons}", *[""] * (len(WOUND_CLASSES) + 3)
+            )
+            continue
+        unit = "cm²" if score["unit"] == "cm2" else "px"
+        areas = {c["class_id"]: c["area"] for c in score["classes"]}
+        share = score.get("non_healing_share")
+        table.add_row(
+            capture_id,
+            "ok",
+            f"{score['wound_area']:.2f} {unit}",
+            *[f"{areas.get(cls, 0.0):.2f}" for cls in WOUND_CLASSES],
+            "-" if share is None else f"{share:.0%}",
+            f"{score['indeterminate_share']:.0%}",
+        )
+    console.print(table)
+    console.print(_headline_table(record.info))
+    console.print(f"[italic]{DISCLAIMER}[/]")
+
+
+def _score_rows(
+    store: CaptureStore, model_id: str, limit: int
+) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = []
+    for capture in store.iter_captures():
+        try:
+            prediction, _ = store.get_prediction(capture.capture_id, model_id, with_arrays=False)
+        except RecordNotFoundError:
+            continue
+        rows.append((capture.capture_id, prediction.status, prediction.score))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _headline_table(info: dict[str, Any]) -> Table:
+    head = info.get("metrics_headline") or {}
+    table = Table(title="Evaluation on held-out subjects (CNN vs per-pixel spectral baseline)")
+    for column in ("metric", "CNN", "spectral baseline (LDA)"):
+        table.add_column(column)
+    for key in HEADLINE_KEYS:
+        if key in head:
+            table.add_row(key, _fmt(head.get(key)), _fmt(head.get(f"baseline_{key}")))
+    return table
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("summary")(summary_command)
