@@ -8,7 +8,7 @@ DEMO_HOME ?= .wound-demo
 DEMO_DATA ?= demo-data
 WOUND := WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound
 
-.PHONY: venv test test-gpu lint demo bench clean
+.PHONY: venv test test-gpu lint demo train-demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ demo: venv
 	$(WOUND) train --config configs/burn-depth.yaml --source store --output-dir runs/demo
 	$(WOUND) predict --all || [ $$? -eq 2 ]  # 2 = some captures refused by the quality gate (shown)
 	$(WOUND) summary
+
+# Train the default model only (the size of the demo's training step).
+train-demo: venv
+	$(WOUND) train --config configs/burn-depth.yaml --output-dir runs/train-demo
 
 bench: venv
 	$(PY) benchmarks/ingest.py

@@ -71,7 +71,7 @@ def summary_command(
 def _score_rows(
     store: CaptureStore, model_id: str, limit: int
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    rows = []
+    rows: list[tuple[str, str, dict[str, Any]]] = []
     for capture in store.iter_captures():
         try:
             prediction, _ = store.get_prediction(capture.capture_id, model_id, with_arrays=False)

@@ -131,7 +131,7 @@ class PrimitiveStore(CaptureCore):
                     f"prediction of model {model_id} for capture {capture_id} exists; "
                     "delete it first to recompute"
                 )
-            # Uncompressed: on the time-to-result path (zlib costs ~250 ms on a 1024 x 1280 map set).
+            # Uncompressed: on the time-to-result path (zlib: ~250 ms for 1024 x 1280 maps).
             data = codec.encode_npz(arrays, compress=False) if arrays else None
             record = self._validated(
                 f"prediction {object_key}",
