@@ -1,0 +1,1 @@
+"""Label Studio integration (launcher, configs, task push, annotation pull): not built yet."""

@@ -1,0 +1,1 @@
+"""MONAI training, evaluation against a spectral baseline, registry write and export."""
