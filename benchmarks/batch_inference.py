@@ -5,7 +5,8 @@ Same weights (the default small MONAI UNet, random) and the same phantom capture
 - naive: for each capture, ``monai.inferers.sliding_window_inference`` with MONAI's defaults
   (roi = the model's 128 x 128 patch, ``sw_batch_size=1``, overlap 0.25) under
   ``torch.no_grad``, then softmax / sigmoid / argmax;
-- ours: ``Predictor.predict_many`` — same-shape captures stacked into one batch, one
+- ours: ``Predictor.predict_many`` — same-shape captures stacked into batches (on the CPU
+  ``CPU_BATCH_PIXELS``: 4 captures of 256 x 256, faster per capture than bigger ones), one
   whole-image window per capture (MONAI ``SlidingWindowInferer``, Gaussian blend),
   ``torch.inference_mode``, plus the full post-processing (probabilities, depth map, healing
   map, uncertainty).

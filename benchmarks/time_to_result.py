@@ -2,10 +2,10 @@
 
 Each run (``wound.pipeline.score_file``, what ``wound predict FILE`` does): read the file
 (``wound.io.read_capture``); ingest it into a fresh embedded store (``put_capture``: validate,
-checksum, TIFF + preview objects, record) in a thread while the quality gate, prediction
-(``Predictor``: MONAI sliding-window inferer, one whole-image window) and score run; then store
-the verdict and the prediction. The stages listed overlap the ingest, which is not listed.
-The baseline is the same model's bare forward pass (``network(x)`` under
+checksum, TIFF + preview objects, record) in a lower-priority thread while the quality gate,
+prediction (``Predictor``: MONAI sliding-window inferer, one whole-image window) and score run;
+then store the verdict and the prediction. The stages listed overlap the ingest, which is not
+listed. The baseline is the same model's bare forward pass (``network(x)`` under
 ``torch.inference_mode`` on the normalised input) on the same cube. Reports p50/p95 over
 ``--runs`` runs and the stage breakdown; the ratio is the median over runs of (total -
 forward) / forward, each run paired with the forward timed just before it.

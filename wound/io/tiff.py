@@ -46,7 +46,11 @@ def _resolution(spacing_mm: float | None) -> dict[str, Any]:
     return {"resolution": (per_cm, per_cm), "resolutionunit": "CENTIMETER"}
 
 
-def _write(capture: Capture, target: Any, compression: str | None) -> None:
+def _write(
+    capture: Capture, target: Any, compression: str | None, *, reserve: bool = False
+) -> tuple[int, int] | None:
+    """Write the canonical TIFF to ``target``. ``reserve`` (uncompressed only): write the cube's
+    tags and zero bytes in place of its pixels, and return their ``(offset, size)``."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
     truth = capture.truth.arrays() if capture.truth is not None else {}
@@ -56,9 +60,13 @@ def _write(capture: Capture, target: Any, compression: str | None) -> None:
     if compression is not None:
         extra = {"compression": compression, "predictor": True}
     big = cube.nbytes * (1 + len(names)) > _CLASSIC_LIMIT
+    placed = None
     with tifffile.TiffWriter(target, bigtiff=big) as tw:
-        tw.write(
-            cube,
+        placed = tw.write(
+            None if reserve else cube,
+            shape=cube.shape,
+            dtype=cube.dtype,
+            returnoffset=reserve,
             photometric="minisblack",
             metadata={FORMAT_KEY: FORMAT_VERSION, "header": capture.header(), "truth": names},
             software="wound",
@@ -74,12 +82,31 @@ def _write(capture: Capture, target: Any, compression: str | None) -> None:
                 software="wound",
                 **extra,
             )
+    return placed if reserve else None
 
 
 def encode_capture_tiff(capture: Capture, *, compression: str | None = None) -> bytes:
-    """The canonical TIFF of ``capture`` in memory (uncompressed unless asked)."""
+    """The canonical TIFF of ``capture`` in memory (uncompressed unless asked).
+
+    Uncompressed, tifffile writes the tags around a reserved pixel area that is then filled by
+    one ``np.copyto`` (no intermediate ``tobytes()`` copy, and the GIL is released while the
+    pixels are copied, so an ingest thread does not stall the caller's other threads).
+    """
     buf = io.BytesIO()
-    _write(capture, buf, compression)
+    if compression is not None:
+        _write(capture, buf, compression)
+        return buf.getvalue()
+    placed = _write(capture, buf, None, reserve=True)
+    assert placed is not None
+    offset, size = placed
+    cube = capture.cube
+    with buf.getbuffer() as view:
+        # tifffile reports the first page; the pages' pixels are contiguous (one series)
+        if size * cube.shape[0] != cube.nbytes or offset + cube.nbytes > len(view):
+            raise RuntimeError(f"unexpected TIFF pixel layout ({offset}, {size})")
+        pixels = np.frombuffer(view, dtype=np.float32, count=cube.size, offset=offset)
+        np.copyto(pixels.reshape(cube.shape), cube, casting="same_kind")
+        del pixels
     return buf.getvalue()
 
 
