@@ -82,8 +82,7 @@ def test_scores_are_stored_once(tmp_path: Path) -> None:
 def test_refusal_is_stored_with_the_capture(tmp_path: Path) -> None:
     store, ids = make_store(tmp_path, n=1)
     good = phantom(0)
-    cube = good.cube.copy()
-    cube[3] = np.roll(cube[3], 6, axis=1)
+    cube = np.clip(good.cube * 3, 0, 1)  # an over-exposed capture
     bad = dataclasses.replace(
         good, cube=cube, metadata=good.metadata.model_copy(update={"capture_id": "bad-1"})
     )
@@ -93,14 +92,14 @@ def test_refusal_is_stored_with_the_capture(tmp_path: Path) -> None:
     }
     assert outcomes[ids[0]].status == "scored"
     assert outcomes[bad_id].status == "refused"
-    assert "misregistered" in outcomes[bad_id].message
+    assert "saturated" in outcomes[bad_id].message
     quality = store.get_record(bad_id).quality
     assert quality is not None and quality["ok"] is False
-    assert quality["reasons"][0]["code"] == "misregistered"
+    assert quality["reasons"][0]["code"] == "saturated"
     record, arrays = store.get_prediction(bad_id, "m1")
     assert record.status == "refused" and arrays == {}
     assert record.score["refused"] is True
-    assert "band 3" in record.score["reasons"][0]
+    assert "saturated" in record.score["reasons"][0]
 
 
 def test_shard_is_a_partition() -> None:
