@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 DEMO_HOME ?= .wound-demo
 DEMO_DATA ?= demo-data
-WOUND := WOUND_HOME=$(DEMO_HOME) $(VENV)/bin/wound
+# A fixed key for the synthetic demo only, so its subject pseudonyms and hence the subject split
+# are the same on every run (real deployments keep WOUND_PSEUDONYM_KEY secret).
+WOUND := WOUND_HOME=$(DEMO_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 
 .PHONY: venv test test-gpu lint demo train-demo bench clean
 
