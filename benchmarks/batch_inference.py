@@ -28,21 +28,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from default_model import default_spec  # benchmarks/default_model.py (the script folder)
 from monai.inferers import sliding_window_inference
 from torch.utils.flop_counter import FlopCounterMode
 
-from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL, ModelInfo, NetworkSpec, build_network
+from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL, ModelInfo, build_network
 from wound.phantom import PhantomConfig, synth_capture
 from wound.predict import Predictor
 
-DEFAULT_SPEC = NetworkSpec(
-    name="unet",
-    in_channels=8,
-    out_channels=7,
-    channels=(16, 32, 64, 128),
-    strides=(2, 2, 2),
-    num_res_units=1,
-)
+DEFAULT_SPEC = default_spec()
 
 
 def sync(device: torch.device) -> None:

@@ -29,23 +29,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from default_model import default_spec  # benchmarks/default_model.py (the script folder)
 
 from wound.io import ReadLimits, write_capture
-from wound.networks import ModelInfo, NetworkSpec, build_network, weights_to_bytes
+from wound.networks import ModelInfo, build_network, weights_to_bytes
 from wound.phantom import PhantomConfig, synth_capture
 from wound.pipeline import score_file
 from wound.predict import Predictor
 from wound.store import LocalStore
 from wound.store.base import CaptureStore
 
-DEFAULT_SPEC = NetworkSpec(
-    name="unet",
-    in_channels=8,
-    out_channels=7,
-    channels=(16, 32, 64, 128),
-    strides=(2, 2, 2),
-    num_res_units=1,
-)
+DEFAULT_SPEC = default_spec()
 KEY = b"bench-pseudonym-key"
 
 

@@ -120,7 +120,7 @@ def score_loaded(
     """
     prov = {**predictor_provenance(predictor), **(provenance or {})}
     passed: list[tuple[str, Capture, dict[str, float], QualityVerdict]] = []
-    waited = before_store is None
+    ensure_stored = _once(before_store)
     for cid, capture, timings in items:
         t0 = time.perf_counter()
         verdict = check_quality(capture, wavelengths=predictor.info.wavelengths_nm, limits=limits)
@@ -128,13 +128,9 @@ def score_loaded(
         if verdict.ok:
             passed.append((cid, capture, timings, verdict))
             continue
-        if not waited and before_store is not None:
-            before_store()
-            waited = True
-        try:
-            store.set_quality(cid, verdict.model_dump(mode="json"))
-        except WoundError as exc:
-            yield Outcome(cid, "failed", str(exc), timings_ms=timings)
+        error = _record_verdict(store, cid, verdict, ensure_stored)
+        if error:
+            yield Outcome(cid, "failed", error, timings_ms=timings)
             continue
         score = refusal_score(
             cid,
@@ -168,13 +164,9 @@ def score_loaded(
         data = wound_score.model_copy(update={"timings_ms": _round(timings)}).model_dump(
             mode="json"
         )
-        if not waited and before_store is not None:
-            before_store()
-            waited = True
-        try:
-            store.set_quality(cid, verdict.model_dump(mode="json"))
-        except WoundError as exc:
-            yield Outcome(cid, "failed", str(exc), timings_ms=timings)
+        error = _record_verdict(store, cid, verdict, ensure_stored)
+        if error:
+            yield Outcome(cid, "failed", error, timings_ms=timings)
             continue
         yield _store(store, predictor.model_id, cid, "scored", data, pred.arrays(), timings, force)
 
@@ -241,6 +233,32 @@ def lower_thread_priority(niceness: int = INGEST_NICENESS) -> None:
     with contextlib.suppress(OSError):  # never fatal: only a scheduling hint
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+
+
+def _once(step: Callable[[], object] | None) -> Callable[[], None]:
+    """``step`` run on the first call only (nothing when None)."""
+    done = step is None
+
+    def call() -> None:
+        nonlocal done
+        if not done:
+            assert step is not None
+            step()
+            done = True
+
+    return call
+
+
+def _record_verdict(
+    store: CaptureStore, cid: str, verdict: QualityVerdict, ensure_stored: Callable[[], None]
+) -> str | None:
+    """Once the capture is stored, put the quality verdict on its record; the error, if any."""
+    ensure_stored()
+    try:
+        store.set_quality(cid, verdict.model_dump(mode="json"))
+    except WoundError as exc:
+        return str(exc)
+    return None
 
 
 def predictor_provenance(predictor: Predictor) -> dict[str, Any]:
