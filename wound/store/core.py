@@ -124,14 +124,12 @@ class CaptureCore(CaptureStore):
             raise StoreError(f"capture refused: {exc}") from exc
         capture_id = codec.check_name(capture.identity(), "capture id")
         key = {"capture_id": capture_id}
-        if self.records.get(CAPTURES, key) is not None:
-            return PutResult(capture_id, False)
-        cube = encode_capture_tiff(capture)
-        preview = preview_png if preview_png is not None else render_preview(capture)
-        truth = capture.truth.arrays() if capture.truth is not None else {}
         with self._lock(f"capture:{capture_id}"):
             if self.records.get(CAPTURES, key) is not None:
                 return PutResult(capture_id, False)
+            cube = encode_capture_tiff(capture)
+            preview = preview_png if preview_png is not None else render_preview(capture)
+            truth = capture.truth.arrays() if capture.truth is not None else {}
             record = CaptureRecord(
                 capture_id=capture_id,
                 subject=meta.subject,
