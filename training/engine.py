@@ -259,8 +259,7 @@ class Trainer:
                 with (self.run_dir / METRICS_LOG).open("a") as f:
                     f.write(json.dumps(row) + "\n")
                 if cfg.progress:
-                    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-                    tqdm.write(json.dumps(shown))
+                    tqdm.write(epoch_line(row, cfg.epochs))
             if on_epoch_end is not None:
                 on_epoch_end(epoch, row)
         if st.best_state is None:  # never validated with a finite metric: keep the last weights
@@ -318,3 +317,13 @@ class Trainer:
         if self.ctx.is_main:
             lines = "".join(json.dumps(row) + "\n" for row in self.state.history)
             (self.run_dir / METRICS_LOG).write_text(lines)
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """One readable line per epoch (the JSONL log keeps every number)."""
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    for key, value in row.items():
+        if key in ("epoch", "best") or not isinstance(value, float):
+            continue
+        parts.append(f"{key} {value:.4g}")
+    return "  ".join(parts) + ("  (best)" if row.get("best") else "")
