@@ -10,7 +10,7 @@ DEMO_DATA ?= demo-data
 # are the same on every run (real deployments keep WOUND_PSEUDONYM_KEY secret).
 WOUND := WOUND_HOME=$(DEMO_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 
-.PHONY: venv test test-gpu lint demo train-demo bench clean
+.PHONY: venv browser test test-gpu lint demo train-demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint
+# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: lint browser
 	$(VENV)/bin/pytest -q -m "not gpu"
 
 test-gpu: venv
