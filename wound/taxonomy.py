@@ -1,8 +1,11 @@
-"""Label taxonomy shared by store, Label Studio, training and dashboard (ARCHITECTURE.md)."""
+"""Label taxonomy shared by store, Label Studio, training and dashboard: the one source of class
+ids, names and colours (:mod:`wound.tasks` builds each task's classes from it)."""
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+import numpy as np
 
 
 class DepthClass(IntEnum):
@@ -42,9 +45,17 @@ DEEP_CLASSES: tuple[int, ...] = (4, 5)
 SKIN_CLASSES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 WOUND_MASK_NAMES: dict[int, str] = {0: "background", 1: "wound"}
+WOUND_MASK_COLOURS: dict[int, str] = {0: "#000000", 1: "#e63946"}
 
 
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:
     """``"#rrggbb"`` -> (r, g, b)."""
     c = colour.lstrip("#")
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def healing_from_depth(depth: np.ndarray) -> np.ndarray:
+    """Healing derived from depth: skin outside the deep classes heals within 21 days (0/1)."""
+    depth = np.asarray(depth)
+    heals = (depth != DepthClass.BACKGROUND) & ~np.isin(depth, DEEP_CLASSES)
+    return heals.astype(np.uint8)
