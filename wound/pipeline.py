@@ -2,7 +2,8 @@
 
 Every capture gets its quality verdict stored on its record (``store.set_quality``). A refused
 capture gets a prediction record with status ``"refused"`` and the reasons; a passing one gets
-status ``"scored"``, the :class:`~wound.scoring.WoundScore` and compact maps. Captures that
+status ``"scored"``, the :class:`~wound.scoring.WoundScore` and compact maps (the score stored as
+JSON, one line of it in the outcome: :func:`wound.score_format.one_line`). Captures that
 already have a prediction of the model are skipped unless ``force``; the store's conditional
 write is the last guard when several workers race (the loser reports ``skipped``).
 
@@ -28,7 +29,8 @@ from wound.errors import RecordExistsError, RecordNotFoundError, WoundError
 from wound.io import ReadLimits, read_capture
 from wound.predict import Predictor
 from wound.quality import QualityLimits, QualityVerdict, check_quality
-from wound.scoring import refusal_score, score_prediction
+from wound.score_format import one_line
+from wound.scoring import Score, refusal_score, score_prediction
 from wound.store.base import CaptureStore
 
 Status = Literal["scored", "refused", "skipped", "failed"]
@@ -41,7 +43,7 @@ class Outcome:
     capture_id: str
     status: Status
     message: str = ""
-    score: dict[str, Any] | None = None
+    score: Score | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def line(self, prefix: str = "") -> str:
@@ -161,14 +163,12 @@ def score_loaded(
             provenance=prov,
         )
         timings["score"] = _ms(t0)
-        data = wound_score.model_copy(update={"timings_ms": _round(timings)}).model_dump(
-            mode="json"
-        )
+        final = wound_score.model_copy(update={"timings_ms": _round(timings)})
         error = _record_verdict(store, cid, verdict, ensure_stored)
         if error:
             yield Outcome(cid, "failed", error, timings_ms=timings)
             continue
-        yield _store(store, predictor.model_id, cid, "scored", data, pred.arrays(), timings, force)
+        yield _store(store, predictor.model_id, cid, "scored", final, pred.arrays(), timings, force)
 
 
 def score_file(
@@ -278,7 +278,7 @@ def _store(
     model_id: str,
     cid: str,
     status: Literal["scored", "refused"],
-    score: dict[str, Any],
+    score: Score,
     arrays: dict[str, Any] | None,
     timings: dict[str, float],
     force: bool,
@@ -288,24 +288,15 @@ def _store(
         if force:
             with contextlib.suppress(RecordNotFoundError):
                 store.delete_prediction(cid, model_id)
-        store.put_prediction(cid, model_id, status=status, score=score, arrays=arrays)
+        store.put_prediction(
+            cid, model_id, status=status, score=score.model_dump(mode="json"), arrays=arrays
+        )
     except RecordExistsError:
         return Outcome(cid, "skipped", f"already predicted by model {model_id}")
     except WoundError as exc:
         return Outcome(cid, "failed", f"could not store the prediction: {exc}")
     timings = {**timings, "store": _ms(t0)}
-    return Outcome(cid, status, _summary(score), score=score, timings_ms=_round(timings))
-
-
-def _summary(score: dict[str, Any]) -> str:
-    if score.get("refused"):
-        return "; ".join(score.get("reasons", []))
-    unit = "cm²" if score["unit"] == "cm2" else "px"
-    parts = [f"wound {score['wound_area']:.2f} {unit}"]
-    if score.get("non_healing_share") is not None:
-        parts.append(f"unlikely to heal {score['non_healing_share']:.0%}")
-    parts.append(f"indeterminate {score['indeterminate_share']:.0%}")
-    return ", ".join(parts)
+    return Outcome(cid, status, one_line(score), score=score, timings_ms=_round(timings))
 
 
 def _ms(t0: float) -> float:

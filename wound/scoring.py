@@ -1,7 +1,12 @@
-"""The wound score: areas by depth class, area unlikely to heal, indeterminate area; reports.
+"""The wound score (areas by depth class, area unlikely to heal, indeterminate area) and the
+refusal stored instead when a capture fails the input-quality gate: one typed union, :data:`Score`.
+
+Stored as the prediction record's ``score`` (plain JSON); every reader turns it back into a
+:data:`Score` with :func:`parse_score`, which also reads records written before the ``kind``
+discriminator existed. Reports for people: :mod:`wound.score_format`.
 
 Definitions (pixel counts; areas are ``pixels * spacing_mm**2 / 100`` in cm² when the pixel
-spacing is known, else pixels, and ``unit`` says which):
+spacing is known, else pixels, and ``unit`` (:class:`AreaUnit`) says which):
 
 - wound: pixels whose depth class is a burn class (2-5, :data:`wound.taxonomy.WOUND_CLASSES`);
   for a wound-mask model, pixels labelled wound.
@@ -16,13 +21,15 @@ An aid to the clinician; the non-healing contour is not an excision margin.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
 
 from wound.contour import Contour, mask_contours
+from wound.errors import StoreError
 from wound.predict import Prediction
 from wound.quality import QualityVerdict
 from wound.taxonomy import DEPTH_NAMES, WOUND_CLASSES
@@ -30,6 +37,28 @@ from wound.taxonomy import DEPTH_NAMES, WOUND_CLASSES
 HEALING_THRESHOLD = 0.5
 INDETERMINATE_THRESHOLD = 0.5
 DISCLAIMER = "An aid to the clinician; the non-healing contour is not an excision margin."
+REFUSAL_NOTE = "No score: the capture failed the input-quality gate. Retake the image."
+
+
+class AreaUnit(StrEnum):
+    """The unit of every area in a score: cm² when the pixel spacing is known, else pixels."""
+
+    CM2 = "cm2"
+    PX = "px"
+
+    @property
+    def label(self) -> str:
+        """Short label after a number: ``cm²`` or ``px``."""
+        return "cm²" if self is AreaUnit.CM2 else "px"
+
+    @property
+    def description(self) -> str:
+        """Label that says why pixels: ``cm²`` or ``px (pixel spacing unknown)``."""
+        return self.label if self is AreaUnit.CM2 else "px (pixel spacing unknown)"
+
+    @classmethod
+    def for_spacing(cls, spacing_mm: float | None) -> AreaUnit:
+        return cls.CM2 if spacing_mm else cls.PX
 
 
 class ClassArea(BaseModel):
@@ -47,12 +76,13 @@ class WoundScore(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    refused: Literal[False] = False
+    kind: Literal["score"] = "score"
+    refused: Literal[False] = False  # kept for readers of records written before ``kind``
     capture_id: str
     task: str
     model_id: str
     model_version: str
-    unit: Literal["cm2", "px"]
+    unit: AreaUnit
     spacing_mm: float | None
     pixel_area: float
     shape: tuple[int, int]
@@ -75,6 +105,61 @@ class WoundScore(BaseModel):
     note: str = DISCLAIMER
 
 
+class Refusal(BaseModel):
+    """No score: the capture failed the input-quality gate; the reasons say why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["refusal"] = "refusal"
+    refused: Literal[True] = True
+    capture_id: str
+    model_id: str
+    model_version: str = ""
+    reasons: list[str]
+    codes: list[str] = []
+    quality_metrics: dict[str, Any] = {}
+    timings_ms: dict[str, float] = {}
+    provenance: dict[str, Any] = {}
+    note: str = REFUSAL_NOTE
+
+
+def _score_kind(value: Any) -> str:
+    """The union's tag; records stored before ``kind`` existed say ``refused`` instead."""
+    if isinstance(value, BaseModel):
+        return str(getattr(value, "kind", "score"))
+    if isinstance(value, Mapping):
+        kind = value.get("kind")
+        if kind is not None:
+            return str(kind)
+        return "refusal" if value.get("refused") else "score"
+    return "score"
+
+
+#: A prediction's score: a :class:`WoundScore` or a :class:`Refusal`, told apart by ``kind``.
+Score = Annotated[
+    Annotated[WoundScore, Tag("score")] | Annotated[Refusal, Tag("refusal")],
+    Discriminator(_score_kind),
+]
+SCORE_ADAPTER: TypeAdapter[WoundScore | Refusal] = TypeAdapter(Score)
+
+
+def parse_score(data: Mapping[str, Any] | WoundScore | Refusal, *, where: str = "score") -> Score:
+    """A stored score (JSON dict, old or new shape) as a typed :data:`Score`.
+
+    Raises :class:`~wound.errors.StoreError` naming ``where`` and the first problem.
+    """
+    if isinstance(data, WoundScore | Refusal):
+        return data
+    try:
+        return SCORE_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise StoreError(
+            f"{where}: not a wound score or refusal ({field}: {first['msg']})"
+        ) from exc
+
+
 def score_prediction(
     prediction: Prediction,
     *,
@@ -86,7 +171,7 @@ def score_prediction(
 ) -> WoundScore:
     """Turn per-pixel maps into the wound score (definitions in the module docstring)."""
     pixel_area = spacing_mm**2 / 100.0 if spacing_mm else 1.0
-    unit: Literal["cm2", "px"] = "cm2" if spacing_mm else "px"
+    unit = AreaUnit.for_spacing(spacing_mm)
     wound = prediction.wound_mask
     n_wound = int(wound.sum())
 
@@ -149,75 +234,32 @@ def refusal_score(
     model_version: str = "",
     timings_ms: dict[str, float] | None = None,
     provenance: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The score stored for a refused capture: ``{"refused": true, "reasons": [...]}`` and more."""
-    return {
-        "refused": True,
-        "capture_id": capture_id,
-        "model_id": model_id,
-        "model_version": model_version,
-        "reasons": verdict.reason_messages,
-        "codes": [r.code for r in verdict.reasons],
-        "quality_metrics": dict(verdict.metrics),
-        "timings_ms": {k: round(v, 2) for k, v in (timings_ms or {}).items()},
-        "provenance": provenance or {},
-        "note": "No score: the capture failed the input-quality gate. Retake the image.",
-    }
-
-
-def render_json(score: WoundScore | dict[str, Any]) -> str:
-    data = score.model_dump(mode="json") if isinstance(score, WoundScore) else score
-    return json.dumps(data, indent=2, sort_keys=False)
-
-
-def render_text(score: WoundScore | dict[str, Any]) -> str:
-    """A short report for people (a refusal lists its reasons)."""
-    data = score.model_dump(mode="json") if isinstance(score, WoundScore) else score
-    head = f"Capture {data['capture_id']} — model {data['model_id']}"
-    if data.get("model_version"):
-        head += f" ({data['model_version']})"
-    if data.get("refused"):
-        lines = [head, "REFUSED: no score (input-quality gate)."]
-        lines += [f"  - {r}" for r in data.get("reasons", [])]
-        lines.append(data.get("note", ""))
-        return "\n".join(lines)
-    unit = "cm²" if data["unit"] == "cm2" else "px (pixel spacing unknown)"
-    lines = [head, f"Wound area: {_num(data['wound_area'])} {unit}"]
-    for c in data.get("classes", []):
-        lines.append(f"  {c['name']:<31} {_num(c['area']):>9} {unit.split()[0]}  {c['share']:6.1%}")
-    if data.get("non_healing_area") is not None:
-        n = len(data.get("non_healing_contours", []))
-        lines.append(
-            f"Unlikely to heal within 21 days (healing probability < {data['healing_threshold']}): "
-            f"{_num(data['non_healing_area'])} {unit.split()[0]} "
-            f"({data['non_healing_share']:.1%} of the wound; {n} contour(s))"
-        )
-    lines.append(
-        f"Indeterminate (uncertainty > {data['uncertainty_threshold']}): "
-        f"{_num(data['indeterminate_area'])} {unit.split()[0]} "
-        f"({data['indeterminate_share']:.1%} of the wound)"
+) -> Refusal:
+    """The score stored for a refused capture: the gate's reasons and codes, no areas."""
+    return Refusal(
+        capture_id=capture_id,
+        model_id=model_id,
+        model_version=model_version,
+        reasons=verdict.reason_messages,
+        codes=[r.code for r in verdict.reasons],
+        quality_metrics=dict(verdict.metrics),
+        timings_ms={k: round(v, 2) for k, v in (timings_ms or {}).items()},
+        provenance=provenance or {},
     )
-    if data.get("quality_flags"):
-        lines.append("Quality flags: " + "; ".join(data["quality_flags"]))
-    if data.get("timings_ms"):
-        t = data["timings_ms"]
-        lines.append("Timings (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
-    lines.append(data.get("note") or DISCLAIMER)
-    return "\n".join(lines)
-
-
-def _num(x: float) -> str:
-    return f"{x:.2f}" if abs(x - round(x)) > 1e-9 or x < 100 else f"{x:.0f}"
 
 
 __all__ = [
     "DISCLAIMER",
     "HEALING_THRESHOLD",
     "INDETERMINATE_THRESHOLD",
+    "REFUSAL_NOTE",
+    "SCORE_ADAPTER",
+    "AreaUnit",
     "ClassArea",
+    "Refusal",
+    "Score",
     "WoundScore",
+    "parse_score",
     "refusal_score",
-    "render_json",
-    "render_text",
     "score_prediction",
 ]

@@ -1,19 +1,24 @@
-"""Wound score arithmetic against a hand-made depth mask with known spacing; report rendering."""
+"""Wound score arithmetic against a hand-made depth mask with known spacing; the typed score
+union (new and old stored shapes); report rendering."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
 
+from wound.errors import StoreError
 from wound.predict import Prediction
 from wound.quality import QualityIssue, QualityVerdict
+from wound.score_format import SUMMARY_COLUMNS, one_line, render_json, render_text, summary_cells
 from wound.scoring import (
+    AreaUnit,
+    Refusal,
     WoundScore,
+    parse_score,
     refusal_score,
-    render_json,
-    render_text,
     score_prediction,
 )
 
@@ -47,7 +52,7 @@ def hand_made(*, task: str = "burn-depth") -> Prediction:
 
 def test_areas_in_cm2_with_known_spacing() -> None:
     score = score_prediction(hand_made(), capture_id="cap-1", spacing_mm=0.5)
-    assert score.unit == "cm2"
+    assert score.unit is AreaUnit.CM2 and score.unit.label == "cm²"
     assert score.pixel_area == pytest.approx(0.0025)
     assert score.wound_pixels == 300
     assert score.wound_area == pytest.approx(0.75)
@@ -83,11 +88,13 @@ def test_contour_surrounds_the_non_healing_square() -> None:
 
 def test_pixels_when_spacing_unknown() -> None:
     score = score_prediction(hand_made(), capture_id="cap-1", spacing_mm=None)
-    assert score.unit == "px"
+    assert score.unit is AreaUnit.PX and score.unit.label == "px"
     assert score.wound_area == 300
     assert score.non_healing_area == 100
     assert score.non_healing_contours[0].points_mm is None
-    assert "px (pixel spacing unknown)" in render_text(score)
+    assert "Wound area: 300 px (pixel spacing unknown)" in render_text(score)
+    assert one_line(score) == "wound 300.00 px, unlikely to heal 33%, indeterminate 8%"
+    assert summary_cells(score)[1] == "300.00 px"
 
 
 def test_empty_wound_has_zero_shares() -> None:
@@ -131,8 +138,14 @@ def test_text_report_and_json_round_trip() -> None:
     assert "Wound area: 0.75 cm²" in text
     assert "deep partial thickness" in text and "33.3%" in text
     data = json.loads(render_json(score))
-    assert WoundScore.model_validate(data) == score
+    assert data["kind"] == "score" and data["unit"] == "cm2"
+    assert parse_score(data) == score
     assert render_text(data) == text  # the stored dict renders the same report
+    assert one_line(score) == "wound 0.75 cm², unlikely to heal 33%, indeterminate 8%"
+    cells = summary_cells(data)
+    assert len(cells) == len(SUMMARY_COLUMNS)
+    assert cells[:2] == ("ok", "0.75 cm²")
+    assert dict(zip(SUMMARY_COLUMNS, cells, strict=True))["deep partial"] == "0.25"
 
 
 def test_refusal_score_and_report() -> None:
@@ -141,12 +154,54 @@ def test_refusal_score_and_report() -> None:
         reasons=[QualityIssue(code="too-dark", message="too dark: reflectance 0.01 < 0.05")],
     )
     score = refusal_score("cap-9", verdict, model_id="m-test")
-    assert score["refused"] is True
-    assert score["reasons"] == ["too dark: reflectance 0.01 < 0.05"]
-    assert score["codes"] == ["too-dark"]
+    assert isinstance(score, Refusal)
+    assert score.reasons == ["too dark: reflectance 0.01 < 0.05"]
+    assert score.codes == ["too-dark"]
     text = render_text(score)
     assert "REFUSED" in text and "too dark" in text
-    json.dumps(score)  # JSON-ready
+    data = json.loads(render_json(score))  # JSON-ready
+    assert data["kind"] == "refusal" and data["refused"] is True
+    assert parse_score(data) == score
+    assert one_line(data) == "too dark: reflectance 0.01 < 0.05"
+    cells = summary_cells(data)
+    assert cells[0] == "refused: too dark: reflectance 0.01 < 0.05"
+    assert set(cells[1:]) == {""} and len(cells) == len(SUMMARY_COLUMNS)
+
+
+def test_old_stored_score_and_refusal_still_load(old_score_record: dict[str, Any]) -> None:
+    score = parse_score(old_score_record)
+    assert isinstance(score, WoundScore) and score.kind == "score"
+    assert score.unit is AreaUnit.CM2 and score.wound_area == 0.75
+    assert score.non_healing_contours[0].region_pixels == 100
+    assert one_line(score) == "wound 0.75 cm², unlikely to heal 33%, indeterminate 8%"
+    old_refusal = {
+        "refused": True,
+        "capture_id": "cap-old",
+        "model_id": "m-old",
+        "model_version": "",
+        "reasons": ["saturated: 12% of pixels at the sensor maximum"],
+        "codes": ["saturated"],
+        "quality_metrics": {"saturated_fraction": 0.12},
+        "timings_ms": {"read": 3.0, "gate": 1.0},
+        "provenance": {"device": "cpu"},
+        "note": "No score: the capture failed the input-quality gate. Retake the image.",
+    }
+    refusal = parse_score(old_refusal)
+    assert isinstance(refusal, Refusal) and refusal.codes == ["saturated"]
+    assert "REFUSED" in render_text(old_refusal) and "saturated" in render_text(old_refusal)
+    # what a reader writes back carries the discriminator
+    assert json.loads(render_json(old_refusal))["kind"] == "refusal"
+
+
+def test_unreadable_score_names_the_record_and_field(old_score_record: dict[str, Any]) -> None:
+    broken = dict(old_score_record)
+    del broken["wound_area"]
+    with pytest.raises(StoreError, match=r"prediction of cap-old: .*wound_area"):
+        parse_score(broken, where="prediction of cap-old")
+    with pytest.raises(StoreError, match="'verdict'"):
+        parse_score({"kind": "verdict", "capture_id": "x"})
+    with pytest.raises(StoreError, match="reasons"):
+        parse_score({"refused": True, "capture_id": "x", "model_id": "m"})
 
 
 def test_wound_mask_model_score() -> None:

@@ -123,17 +123,19 @@ def score(
 
     Example: wound score phantom-s003-c02 --json
     """
-    from wound.scoring import render_json, render_text
+    from wound.score_format import render_json, render_text
+    from wound.scoring import parse_score
 
     store = open_configured_store(get_settings())
     try:
         record, _ = store.get_prediction(capture_id, model, with_arrays=False)
     except RecordNotFoundError:
         fail(f"no prediction for capture {capture_id}; run `wound predict {capture_id}` first")
+    stored = parse_score(record.score, where=f"prediction of capture {capture_id}")
     if as_json:
-        print(render_json(record.score))
+        print(render_json(stored))
     else:
-        console.print(escape(render_text(record.score)), highlight=False)
+        console.print(escape(render_text(stored)), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

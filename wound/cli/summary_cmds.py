@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from wound.cli.common import console, open_configured_store
 from wound.errors import RecordNotFoundError
-from wound.scoring import DISCLAIMER
+from wound.score_format import SUMMARY_COLUMNS, summary_cells
+from wound.scoring import DISCLAIMER, Refusal, Score, parse_score
 from wound.settings import get_settings
 from wound.store.base import CaptureStore
-from wound.taxonomy import WOUND_CLASSES
 
-#: Column titles for the wound classes (full names in wound.taxonomy.DEPTH_NAMES).
-SHORT_NAMES = {2: "superficial", 3: "sup. partial", 4: "deep partial", 5: "full thickness"}
 HEADLINE_KEYS = ("healing_auc", "sensitivity", "specificity", "accuracy", "mean_dice", "ece")
 
 
@@ -39,45 +38,29 @@ def summary_command(
         caption="Class areas in the unit of the wound area; shares are of the wound area.",
     )
     table.add_column("capture")
-    table.add_column("quality", max_width=40)
-    table.add_column("wound area")
-    for cls in WOUND_CLASSES:
-        table.add_column(SHORT_NAMES[cls], justify="right")
-    table.add_column("unlikely to heal", justify="right")
-    table.add_column("indeterminate", justify="right")
-    for capture_id, status, score in rows:
-        if status == "refused":
-            reasons = "; ".join(score.get("reasons", []))
-            table.add_row(
-                capture_id, f"[red]refused[/]: {reasons}", *[""] * (len(WOUND_CLASSES) + 3)
-            )
-            continue
-        unit = "cm²" if score["unit"] == "cm2" else "px"
-        areas = {c["class_id"]: c["area"] for c in score["classes"]}
-        share = score.get("non_healing_share")
-        table.add_row(
-            capture_id,
-            "ok",
-            f"{score['wound_area']:.2f} {unit}",
-            *[f"{areas.get(cls, 0.0):.2f}" for cls in WOUND_CLASSES],
-            "-" if share is None else f"{share:.0%}",
-            f"{score['indeterminate_share']:.0%}",
-        )
+    table.add_column(SUMMARY_COLUMNS[0], max_width=40)  # quality
+    table.add_column(SUMMARY_COLUMNS[1])  # wound area, with its unit
+    for title in SUMMARY_COLUMNS[2:]:
+        table.add_column(title, justify="right")
+    for capture_id, score in rows:
+        cells = [escape(cell) for cell in summary_cells(score)]
+        if isinstance(score, Refusal):
+            cells[0] = "[red]refused[/]: " + escape("; ".join(score.reasons))
+        table.add_row(capture_id, *cells)
     console.print(table)
     console.print(_headline_table(record.info))
     console.print(f"[italic]{DISCLAIMER}[/]")
 
 
-def _score_rows(
-    store: CaptureStore, model_id: str, limit: int
-) -> list[tuple[str, str, dict[str, Any]]]:
-    rows: list[tuple[str, str, dict[str, Any]]] = []
+def _score_rows(store: CaptureStore, model_id: str, limit: int) -> list[tuple[str, Score]]:
+    rows: list[tuple[str, Score]] = []
     for capture in store.iter_captures():
         try:
             prediction, _ = store.get_prediction(capture.capture_id, model_id, with_arrays=False)
         except RecordNotFoundError:
             continue
-        rows.append((capture.capture_id, prediction.status, prediction.score))
+        where = f"prediction of capture {capture.capture_id} by {model_id}"
+        rows.append((capture.capture_id, parse_score(prediction.score, where=where)))
         if len(rows) >= limit:
             break
     return rows
