@@ -3,6 +3,7 @@ the shared data folder (tests marked ``data``) and a score record in its pre-``k
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -117,18 +118,18 @@ def shared_data_root() -> Path:
     return Path(override) if override else DEFAULT_SHARED_DATA
 
 
-def require_shared_data(name: str) -> Path:
+def require_shared_data(name: str, *, test: str = "this test") -> Path:
     """The data set folder ``name`` under :func:`shared_data_root`.
 
-    Absent: the test is skipped with a reason naming the folder, or fails when
+    Absent: ``test`` is skipped with a reason naming it and the folder, or fails when
     ``WOUND_REQUIRE_DATA=1`` (CI sets it, so a missing folder cannot pass as skips).
     """
     folder = shared_data_root() / name
     if folder.is_dir():
         return folder
     message = (
-        f"shared data folder {folder} is absent (set WOUND_SHARED_DATA to the folder that "
-        f"holds {name}/)"
+        f"{test} needs the shared data folder {folder}, which is absent "
+        f"(set WOUND_SHARED_DATA to the folder that holds {name}/)"
     )
     if os.environ.get("WOUND_REQUIRE_DATA") == "1":
         pytest.fail(f"{message}; WOUND_REQUIRE_DATA=1 requires it", pytrace=False)
@@ -136,9 +137,9 @@ def require_shared_data(name: str) -> Path:
 
 
 @pytest.fixture
-def shared_data() -> Callable[[str], Path]:
+def shared_data(request: pytest.FixtureRequest) -> Callable[[str], Path]:
     """``shared_data("fuseg2021-train")`` -> that folder, or skip/fail (tests marked ``data``)."""
-    return require_shared_data
+    return functools.partial(require_shared_data, test=request.node.nodeid)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

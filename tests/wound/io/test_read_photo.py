@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,8 +16,6 @@ from wound.io import PHOTO_WAVELENGTHS, read_capture
 from wound.pseudonym import pseudonymise
 
 KEY = b"test-key"
-# The shared data folder sits beside the checkout (../shared), in CI as here.
-FUSEG = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "fuseg2021-train"
 
 
 @pytest.fixture
@@ -82,18 +81,21 @@ def test_mask_size_mismatch(rgb: np.ndarray, tmp_path: Path) -> None:
         read_capture(photo, pseudonym_key=KEY, metadata={"subject": "s"}, mask_path=mask_path)
 
 
-def test_real_fuseg_photo() -> None:
+@pytest.mark.data
+def test_real_fuseg_photo(shared_data: Callable[[str], Path]) -> None:
+    """A FUSeg 2021 training photograph and its mask (the shared data folder, tests/conftest.py)."""
+    fuseg = shared_data("fuseg2021-train")
     capture = read_capture(
-        FUSEG / "images" / "0014.jpg",
+        fuseg / "images" / "0014.jpg",
         pseudonym_key=KEY,
         metadata={"subject": "fuseg-0014", "wound_type": "dfu"},
-        mask_path=FUSEG / "labels" / "0014.png",
+        mask_path=fuseg / "labels" / "0014.png",
     )
     assert capture.shape == (3, 512, 512)
     mask = capture.truth.wound_mask if capture.truth else None
     assert mask is not None and set(np.unique(mask)) <= {0, 1}
     assert 0 < mask.mean() < 0.5  # an ulcer, not the whole picture
-    with Image.open(FUSEG / "labels" / "0014.png") as im:
+    with Image.open(fuseg / "labels" / "0014.png") as im:
         assert int(mask.sum()) == int((np.asarray(im.convert("L")) > 0).sum())
     # wounds are redder than their surroundings in the photo
     red_minus_green = capture.cube[2] - capture.cube[1]
