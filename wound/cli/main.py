@@ -16,12 +16,16 @@ from wound.errors import WoundError
 from wound.settings import get_settings
 
 app = typer.Typer(
-    help="Multispectral wound imaging: phantom, capture store, training, wound scores.",
+    help="Multispectral wound imaging: phantom, capture store, training, wound scores.\n\n"
+    "Example: wound synth demo-data && wound ingest demo-data/ && wound list",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-store_app = typer.Typer(help="Create and check the capture store.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Create and check the capture store.\n\nExample: wound store init",
+    no_args_is_help=True,
+)
 app.add_typer(store_app, name="store")
 
 #: Modules that add their commands with ``register(app)`` (training is imported lazily inside).

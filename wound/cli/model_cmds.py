@@ -20,7 +20,10 @@ from wound.settings import get_settings
 from wound.store.records import ModelRecord
 
 console = Console()
-models_app = typer.Typer(help="List, show and export registered models.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="List, show and export registered models.\n\nExample: wound models list",
+    no_args_is_help=True,
+)
 
 #: Headline metrics shown in `wound models list`, in this order, when the model has them.
 HEADLINE_KEYS = ("healing_auc", "wound_dice_mean", "accuracy", "baseline_healing_auc")

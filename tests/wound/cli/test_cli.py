@@ -30,19 +30,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_every_command_has_help_with_an_example() -> None:
-    for command in (
-        ["synth"],
-        ["ingest"],
-        ["list"],
-        ["show"],
-        ["export"],
-        ["store", "init"],
-        ["store", "check"],
-    ):
-        code, out = run(*command, "--help")
-        assert code == 0, out
-        assert "Example" in out, command
+# Each command's --help example: tests/wound/cli/test_help.py (walks every command).
 
 
 def test_synth_ingest_list_show_export(home: Path, tmp_path: Path) -> None:
