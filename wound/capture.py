@@ -36,6 +36,10 @@ class CaptureMetadata(BaseModel):
     source: str | None = Field(
         None, description="Where the capture came from (device, phantom, ...)."
     )
+    visit: int | None = Field(None, ge=1, description="Visit number of a series (1 = first).")
+    days_since_first_visit: float | None = Field(
+        None, ge=0, le=36_500, description="Days from the wound's first visit to this capture."
+    )
 
     @field_validator("capture_id")
     @classmethod
@@ -61,6 +65,9 @@ class ReferenceData(BaseModel):
     clinician_assessment: str | None = None
     healed_within_21_days: bool | None = None
     percent_area_reduction_4w: float | None = Field(None, le=100)
+    healed_by_12_weeks: bool | None = Field(
+        None, description="Ulcer fully re-epithelialised by week 12 after the first visit."
+    )
     notes: str | None = None
 
 

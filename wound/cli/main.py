@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.table import Table
@@ -44,22 +44,54 @@ def synth(
     captures: Annotated[int, typer.Option(min=1, help="Captures per subject.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same cohort.")] = 0,
     size: Annotated[int, typer.Option(min=32, help="Height and width in pixels.")] = 256,
+    series: Annotated[
+        str | None,
+        typer.Option(help="Wound series over visits: burn (days 1-21) or dfu (weeks 0-12)."),
+    ] = None,
+    visits: Annotated[
+        int | None, typer.Option(min=1, help="Visits per wound (a series; default 6 / 13).")
+    ] = None,
+    interval_days: Annotated[
+        float | None, typer.Option(min=0.1, help="Days between visits (default 4 / 7).")
+    ] = None,
 ) -> None:
-    """Generate a phantom cohort of multispectral burn captures with per-pixel ground truth.
+    """Generate a phantom cohort of multispectral captures with per-pixel ground truth:
+    burns on days 1-5, or wound series (docs/longitudinal.md).
 
     Example: wound synth demo-data --subjects 12 --captures 5 --seed 7
+    Example: wound synth ulcers --series dfu --subjects 40 --visits 6 --interval-days 7
     """
     from rich.progress import track
 
     from wound.io import write_capture
     from wound.phantom import PhantomConfig, synth_cohort
+    from wound.phantom.series import DEFAULT_VISITS, SeriesKind, synth_series, visit_days
 
     out.mkdir(parents=True, exist_ok=True)
     config = PhantomConfig(height=size, width=size)
-    cohort = synth_cohort(
-        subjects=subjects, captures_per_subject=captures, seed=seed, config=config
-    )
-    total = subjects * captures
+    if series is None and visits is None:
+        cohort = synth_cohort(
+            subjects=subjects, captures_per_subject=captures, seed=seed, config=config
+        )
+        total = subjects * captures
+    else:
+        kind = series or "burn"
+        if kind not in DEFAULT_VISITS:
+            fail(f"--series must be burn or dfu, got {kind!r}")
+        n = visits or DEFAULT_VISITS[kind]
+        try:
+            visit_days(cast(SeriesKind, kind), n, interval_days)
+        except ValueError as exc:
+            fail(str(exc))
+        cohort = synth_series(
+            kind=cast(SeriesKind, kind),
+            subjects=subjects,
+            visits=n,
+            interval_days=interval_days,
+            seed=seed,
+            config=config,
+        )
+        total = subjects * n
     for capture in track(cohort, total=total, description="Synthesising", console=console):
         write_capture(capture, out / f"{capture.identity()}.tif")
     console.print(f"Wrote {total} phantom captures to {out}")

@@ -104,18 +104,26 @@ def _check(**values: int) -> None:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
 
-def make_subject(seed: int, subject_index: int, config: PhantomConfig) -> Subject:
-    """Draw one subject: skin type, site, injury time and burn."""
-    rng = _rng(seed, subject_index, 0, _SUBJECT)
+def draw_skin(rng: np.random.Generator) -> tuple[int, float]:
+    """A Fitzpatrick skin type and its epidermal melanosome volume fraction."""
     fitzpatrick = int(rng.integers(1, 7))
     melanin = float(np.clip(FITZPATRICK_MELANIN[fitzpatrick] * np.exp(rng.normal(0, 0.12)), 0, 1))
+    return fitzpatrick, round(melanin, 4)
+
+
+def make_subject(
+    seed: int, subject_index: int, config: PhantomConfig, *, stream: int = _SUBJECT
+) -> Subject:
+    """Draw one subject: skin type, site, injury time and burn (``stream``: which cohort)."""
+    rng = _rng(seed, subject_index, 0, stream)
+    fitzpatrick, melanin = draw_skin(rng)
     site = str(rng.choice(ANATOMICAL_SITES))
     injured_at = _EPOCH + timedelta(
         days=int(rng.integers(0, 365)), minutes=int(rng.integers(6 * 60, 22 * 60))
     )
     pad = round(0.12 * max(config.height, config.width))
     lesion = make_lesion(rng, (config.height + 2 * pad, config.width + 2 * pad))
-    return Subject(subject_index, fitzpatrick, round(melanin, 4), site, injured_at, lesion)
+    return Subject(subject_index, fitzpatrick, melanin, site, injured_at, lesion)
 
 
 def _clinician(rng: np.random.Generator, deepest: int, days: float, area_cm2: float) -> str:
@@ -160,17 +168,8 @@ def render_capture(
         scatter_b=params["scatter_b"],
         eschar_fraction=params["eschar_fraction"],
     ).astype(np.float32)
-    cube = np.where(classes[None] > 0, skin, acquisition.background(rng, wavelengths, shape))
-    cube *= acquisition.illumination(
-        rng, shape, falloff=config.illumination_falloff, exposure_jitter=config.exposure_jitter
-    )[None]
     moist = np.isin(classes, (2, 3, 4)).astype(np.float32) + 0.1 * (classes > 0)
-    cube += acquisition.glare(
-        rng, shape, moist, spots=config.glare_spots, strength=config.glare_strength
-    )[None]
-    cube = acquisition.misregister(rng, cube, max_shift_px=config.misregistration_px)
-    cube = acquisition.sensor_noise(rng, cube, photons=config.photons, read_noise=config.read_noise)
-    cube = np.clip(cube, 0.0, 1.0).astype(np.float32)
+    cube = acquire(rng, skin, classes > 0, moist, config)
 
     wound = classes >= DepthClass.SUPERFICIAL
     heal_fraction = float(healing[wound].mean()) if wound.any() else 1.0
@@ -204,6 +203,29 @@ def render_capture(
         reference=reference,
         truth=GroundTruth(depth=classes, healing=healing),
     ).validate(metadata.capture_id)
+
+
+def acquire(
+    rng: np.random.Generator,
+    skin: np.ndarray,
+    on_skin: np.ndarray,
+    moist: np.ndarray,
+    config: PhantomConfig,
+) -> np.ndarray:
+    """The camera: drape behind the skin, light field, glare where ``moist``, band shifts,
+    sensor noise; reflectance clipped to [0, 1] (C x H x W float32)."""
+    shape = (int(on_skin.shape[0]), int(on_skin.shape[1]))
+    wavelengths = np.asarray(config.wavelengths_nm, dtype=np.float64)
+    cube = np.where(on_skin[None], skin, acquisition.background(rng, wavelengths, shape))
+    cube *= acquisition.illumination(
+        rng, shape, falloff=config.illumination_falloff, exposure_jitter=config.exposure_jitter
+    )[None]
+    cube += acquisition.glare(
+        rng, shape, moist, spots=config.glare_spots, strength=config.glare_strength
+    )[None]
+    cube = acquisition.misregister(rng, cube, max_shift_px=config.misregistration_px)
+    cube = acquisition.sensor_noise(rng, cube, photons=config.photons, read_noise=config.read_noise)
+    return np.clip(cube, 0.0, 1.0).astype(np.float32)
 
 
 def phantom_capture_id(prefix: str, seed: int, subject_index: int, capture_index: int) -> str:
