@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -12,25 +11,75 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from wound.errors import BandMismatchError, DimensionLimitError, MetadataError, NonFiniteValuesError
+from wound.errors import (
+    BandMismatchError,
+    DimensionLimitError,
+    MetadataError,
+    NonFiniteValuesError,
+    NotReflectanceError,
+)
 
-CAPTURE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 WoundType = Literal["burn", "dfu", "other"]
+#: Longest identifier (capture, device, wound, subject, source) and free-text field accepted.
+MAX_ID_CHARS = 128
+MAX_TEXT_CHARS = 10_000
+#: Capture times outside these years are refused (device clocks reset to year 1, typos).
+YEARS = (1900, 2200)
+#: Reflectance plausibility (docs/storage.md): 1st/99th percentiles and absolute bounds.
+REFLECTANCE_P1_MIN, REFLECTANCE_P99_MAX = -0.1, 2.0
+REFLECTANCE_ABS_MAX = 1000.0
+_SAMPLE = 65_536
+_ID_DOMAIN = b"wound-capture-id\x00"
+
+
+def check_id(value: str, what: str = "identifier") -> str:
+    """An identifier: 1-128 printable characters (no control characters, no lone surrogates,
+    no line breaks), no leading or trailing space. Raises ``ValueError`` without echoing it."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string")
+    if not 1 <= len(value) <= MAX_ID_CHARS or not value.isprintable() or value != value.strip():
+        raise ValueError(
+            f"{what} must be 1-{MAX_ID_CHARS} printable characters without control characters "
+            "or leading/trailing spaces"
+        )
+    return value
+
+
+def check_text(value: str, what: str = "text") -> str:
+    """Free text: printable characters plus tab/line breaks, at most 10 000 characters."""
+    if (
+        len(value) > MAX_TEXT_CHARS
+        or not value.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
+    ):
+        raise ValueError(
+            f"{what} must be at most {MAX_TEXT_CHARS} printable characters (tabs and line "
+            "breaks allowed)"
+        )
+    return value
 
 
 class CaptureMetadata(BaseModel):
     """Who, where and when. ``subject`` is always a pseudonym (see :mod:`wound.pseudonym`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    capture_id: str | None = Field(None, description="The device's capture id, when it has one.")
+    capture_id: str | None = Field(
+        None,
+        description="The device's own capture id, when it has one: kept in the record only, "
+        "never in a key (the platform's id is :meth:`Capture.identity`).",
+    )
     subject: str = Field(..., description="Subject pseudonym (keyed HMAC), never a real id.")
-    wound_id: str = Field("w1", description="Which wound of the subject.")
+    wound_id: str = Field("w1", description="Which wound of the subject (pseudonymised on read).")
     anatomical_site: str | None = None
     wound_type: WoundType = "burn"
     captured_at: datetime
+    captured_at_source: Literal["file_mtime"] | None = Field(
+        None,
+        description="'file_mtime' when nothing but the file's modification time gave "
+        "captured_at (then it is not part of the capture's identity).",
+    )
     device_id: str | None = None
-    days_since_injury: float | None = Field(None, ge=0)
+    days_since_injury: float | None = Field(None, ge=0, le=36_500)
     fitzpatrick: int | None = Field(None, ge=1, le=6, description="Skin type I-VI, when known.")
     melanin_fraction: float | None = Field(None, ge=0, le=1)
     source: str | None = Field(
@@ -41,34 +90,40 @@ class CaptureMetadata(BaseModel):
         None, ge=0, le=36_500, description="Days from the wound's first visit to this capture."
     )
 
-    @field_validator("capture_id")
+    @field_validator("capture_id", "subject", "wound_id", "anatomical_site", "device_id", "source")
     @classmethod
-    def _capture_id_safe(cls, v: str | None) -> str | None:
-        if v is not None and not CAPTURE_ID_PATTERN.match(v):
-            raise ValueError("capture_id must be 1-128 characters of [A-Za-z0-9._-]")
-        return v
+    def _printable(cls, v: str | None) -> str | None:
+        return None if v is None else check_id(v, "the value")
 
     @field_validator("captured_at")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("captured_at needs a time zone (UTC, e.g. 2026-01-31T10:00:00Z)")
-        return v.astimezone(UTC)
+        try:
+            utc = v.astimezone(UTC)
+        except OverflowError:
+            utc = None
+        if utc is None or not YEARS[0] <= utc.year < YEARS[1]:
+            raise ValueError(f"captured_at must lie in the years {YEARS[0]}-{YEARS[1] - 1}")
+        return utc
 
 
 class ReferenceData(BaseModel):
     """Clinical reference data recorded beside a capture (all optional)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     biopsy_depth_class: int | None = Field(None, ge=0, le=5)
     clinician_assessment: str | None = None
     healed_within_21_days: bool | None = None
-    percent_area_reduction_4w: float | None = Field(None, le=100)
-    healed_by_12_weeks: bool | None = Field(
-        None, description="Ulcer fully re-epithelialised by week 12 after the first visit."
-    )
+    percent_area_reduction_4w: float | None = Field(None, ge=-1000, le=100)
     notes: str | None = None
+
+    @field_validator("clinician_assessment", "notes")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        return None if v is None else check_text(v, "the text")
 
 
 @dataclass(frozen=True)
@@ -121,6 +176,7 @@ class Capture:
         if not np.isfinite(cube).all():
             bad = int((~np.isfinite(cube)).sum())
             raise NonFiniteValuesError(source, f"{bad} non-finite values (NaN/inf) in the cube")
+        check_reflectance(cube, source)
         if self.truth is not None:
             for name, arr in self.truth.arrays().items():
                 if arr.shape != (h, w):
@@ -128,13 +184,30 @@ class Capture:
         return self
 
     def identity(self) -> str:
-        """The device's capture id, else the SHA-256 of cube and metadata (content identity)."""
+        """The platform's capture id, ``cap-`` + 32 hex digits: a hash of the device's capture id
+        when it has one, else of cube and header (without a capture time that only the file's
+        modification time gave). Never the device id itself (docs/storage.md)."""
         if self.metadata.capture_id:
-            return self.metadata.capture_id
+            return platform_capture_id(self.metadata.capture_id)
+        return "cap-" + self._content_hash(truth=False)[:32]
+
+    def content_digest(self) -> str:
+        """SHA-256 of everything stored (cube, header, truth masks), without a capture time
+        taken from the file's modification time: equal for the same capture read twice."""
+        return self._content_hash(truth=True)
+
+    def _content_hash(self, *, truth: bool) -> str:
+        header = self.header()
+        if self.metadata.captured_at_source == "file_mtime":
+            header["metadata"].pop("captured_at")
         digest = hashlib.sha256()
         digest.update(np.ascontiguousarray(self.cube).tobytes())
-        digest.update(self.header_json().encode())
-        return "cap-" + digest.hexdigest()[:32]
+        digest.update(json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
+        if truth and self.truth is not None:
+            for name, array in sorted(self.truth.arrays().items()):
+                digest.update(name.encode() + str(array.shape).encode())
+                digest.update(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+        return digest.hexdigest()
 
     def header(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
@@ -177,6 +250,39 @@ def check_wavelengths(wavelengths: tuple[float, ...], bands: int, source: str | 
         raise BandMismatchError(source, f"wavelengths {list(wavelengths)} outside 200-2500 nm")
     if (np.diff(arr) <= 0).any():
         raise BandMismatchError(source, f"wavelengths {list(wavelengths)} not strictly increasing")
+
+
+def platform_capture_id(device_capture_id: str) -> str:
+    """The platform's id of a capture whose device gave it ``device_capture_id``."""
+    digest = hashlib.sha256(_ID_DOMAIN + device_capture_id.encode("utf-8", "surrogatepass"))
+    return "cap-" + digest.hexdigest()[:32]
+
+
+def check_reflectance(cube: np.ndarray, source: str | None) -> None:
+    """Refuse data that cannot be reflectance: constant (all zero, ...), strongly negative,
+    far above 1 (raw counts without a ``reflectance_scale``), or absurdly large anywhere."""
+    lo, hi = float(cube.min()), float(cube.max())
+    if lo == hi:
+        raise NotReflectanceError(
+            source, f"every value is {lo:.3g}: a blank image, not reflectance"
+        )
+    flat = cube.reshape(-1)
+    sample = np.asarray(flat[:: max(1, flat.size // _SAMPLE)], dtype=np.float64)
+    p1, p99 = (float(v) for v in np.percentile(sample, (1.0, 99.0)))
+    if p99 > REFLECTANCE_P99_MAX:
+        raise NotReflectanceError(
+            source,
+            f"99th percentile {p99:.3g} is far above reflectance 1: raw counts? "
+            "give the divisor as reflectance_scale",
+        )
+    if p1 < REFLECTANCE_P1_MIN:
+        raise NotReflectanceError(
+            source, f"1st percentile {p1:.3g} is negative: not reflectance (expected about 0-1)"
+        )
+    if max(-lo, hi) > REFLECTANCE_ABS_MAX:
+        raise NotReflectanceError(
+            source, f"values from {lo:.3g} to {hi:.3g}: not reflectance (expected about 0-1)"
+        )
 
 
 def utcnow() -> datetime:

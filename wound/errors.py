@@ -35,6 +35,10 @@ class NonFiniteValuesError(CaptureError):
     """NaN or infinite values in the cube."""
 
 
+class NotReflectanceError(CaptureError):
+    """Values that cannot be reflectance (constant, negative, raw counts far above 1)."""
+
+
 class DimensionLimitError(CaptureError):
     """Dimensions absurd or beyond the configured limits (decompression-bomb guard)."""
 
@@ -49,6 +53,10 @@ class StoreError(WoundError):
 
 class RecordExistsError(StoreError):
     """A conditional write found a record already there."""
+
+
+class CaptureConflictError(StoreError):
+    """A capture with the same id but different content is already stored."""
 
 
 class RecordNotFoundError(StoreError):

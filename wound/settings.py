@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     max_pixels: int = Field(64_000_000, description="Largest height x width accepted.")
     max_bands: int = Field(64, description="Most bands accepted in one capture.")
     max_file_bytes: int = Field(4_000_000_000, description="Largest capture file accepted.")
+    max_cube_bytes: int = Field(2**31, description="Largest decoded cube (bands x pixels x 4).")
     ingest_workers: int = Field(4, ge=1, description="Threads overlapping ingest work.")
 
     def pseudonym_key_bytes(self) -> bytes:

@@ -16,11 +16,13 @@ from wound.errors import (
     DimensionLimitError,
     MetadataError,
     NonFiniteValuesError,
+    NotReflectanceError,
 )
 
 
 def make(cube: np.ndarray | None = None, **meta: object) -> Capture:
-    cube = np.full((3, 4, 5), 0.5, np.float32) if cube is None else cube
+    if cube is None:
+        cube = np.random.default_rng(0).uniform(0.1, 0.9, (3, 4, 5)).astype(np.float32)
     fields = {
         "subject": "sub-0123456789abcdef0123",
         "captured_at": datetime(2026, 1, 2, tzinfo=UTC),
@@ -51,18 +53,68 @@ def test_captured_at_is_normalised_to_utc_and_naive_is_refused() -> None:
         make(captured_at=datetime(2026, 1, 2))
 
 
-def test_identity_is_device_id_else_content_hash() -> None:
-    assert make(capture_id="dev-1").identity() == "dev-1"
+def test_identity_is_made_by_the_platform_from_device_id_else_content() -> None:
+    device = make(capture_id="John_Smith_MRN_123456")
+    assert device.identity().startswith("cap-") and "123456" not in device.identity()
+    assert (
+        device.identity()
+        == make(
+            np.full((3, 4, 5), 0.3, np.float32) + make().cube, capture_id="John_Smith_MRN_123456"
+        ).identity()
+    )
+    assert (
+        device.content_digest()
+        != make(capture_id="John_Smith_MRN_123456", wound_id="w9").content_digest()
+    )
     a, b = make(), make()
     assert a.identity() == b.identity() and a.identity().startswith("cap-")
-    cube = np.full((3, 4, 5), 0.25, np.float32)
+    assert len(a.identity()) == 36
+    cube = np.random.default_rng(1).uniform(0.1, 0.9, (3, 4, 5)).astype(np.float32)
     assert make(cube).identity() != a.identity()
     assert make(wound_id="w2").identity() != a.identity()
 
 
-def test_unsafe_capture_id_is_refused() -> None:
+def test_time_from_file_mtime_is_not_part_of_the_identity() -> None:
+    a = make(captured_at_source="file_mtime")
+    b = make(captured_at=datetime(2027, 5, 5, tzinfo=UTC), captured_at_source="file_mtime")
+    assert a.identity() == b.identity() and a.content_digest() == b.content_digest()
+    assert make().identity() != make(captured_at=datetime(2027, 5, 5, tzinfo=UTC)).identity()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["dev-1\n", "dev\x00-1", " dev-1", "w\ud800", "x" * 129, "", "a\u202eb", "\x1b[31mred"],
+)
+@pytest.mark.parametrize("field", ["capture_id", "wound_id", "device_id", "anatomical_site"])
+def test_identifiers_must_be_printable_and_bounded(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        make(**{field: value})
+    assert "printable" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1899-12-31T23:00:00Z"],
+)
+def test_out_of_range_capture_times_are_refused_not_crashed(when: str) -> None:
+    with pytest.raises(ValidationError, match="years 1900-2199"):
+        CaptureMetadata.model_validate({"subject": "sub-x", "captured_at": when})
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [{"days_since_injury": float("inf")}, {"melanin_fraction": float("nan")}],
+)
+def test_non_finite_metadata_numbers_are_refused(meta: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
-        make(capture_id="../etc/passwd")
+        make(**meta)
+
+
+def test_free_text_refuses_surrogates_and_control_characters() -> None:
+    assert ReferenceData(notes="line one\nline two\tok").notes
+    for bad in ("w\ud800", "bell\x07", "x" * 10_001):
+        with pytest.raises(ValidationError):
+            ReferenceData(clinician_assessment=bad)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +133,26 @@ def test_invalid_cubes_name_the_source(
     capture = dataclasses.replace(make(), cube=cube, wavelengths=wavelengths)
     with pytest.raises(error, match=r"^scan\.tif: "):
         capture.validate("scan.tif")
+
+
+OUTLIER = np.random.default_rng(0).uniform(0.1, 0.9, (3, 20, 20)).astype(np.float32)
+OUTLIER[0, 0, 0] = 3e38  # one absurd value among plausible ones
+
+
+@pytest.mark.parametrize(
+    ("cube", "match"),
+    [
+        (np.zeros((3, 4, 5), np.float32), "blank"),
+        (np.full((3, 4, 5), 0.7, np.float32), "blank"),
+        (np.full((3, 4, 5), 3e38, np.float32), "blank"),
+        (-np.random.default_rng(0).random((3, 4, 5), np.float32), "negative"),
+        (4095 * np.random.default_rng(0).random((3, 4, 5), np.float32), "raw counts"),
+        (OUTLIER, "not refl"),
+    ],
+)
+def test_non_reflectance_data_are_refused(cube: np.ndarray, match: str) -> None:
+    with pytest.raises(NotReflectanceError, match=match):
+        make(cube).validate("scan.tif")
 
 
 def test_non_finite_values_are_refused() -> None:

@@ -58,7 +58,8 @@ def _acquired(image: ET.Element) -> datetime | None:
                 when = datetime.fromisoformat(child.text.strip().replace("Z", "+00:00"))
             except ValueError:
                 return None
-            return when if when.tzinfo else when.replace(tzinfo=UTC)  # OME: naive = UTC
+            # OME: naive = UTC. Out-of-range years are refused by CaptureMetadata, by name.
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
     return None
 
 

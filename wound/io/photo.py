@@ -105,6 +105,6 @@ def _exif_time(im: Image.Image) -> datetime | None:
     if isinstance(offset, str):
         try:
             return datetime.fromisoformat(when.isoformat() + offset.strip()).astimezone(UTC)
-        except ValueError:
+        except (ValueError, OverflowError):  # an odd offset, or year 1 moved before year 1
             pass
     return when.replace(tzinfo=UTC)

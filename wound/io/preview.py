@@ -59,13 +59,14 @@ def _stretch(planes: np.ndarray) -> np.ndarray:
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return np.zeros(planes.shape, dtype=np.uint8)
-    lo, hi = (float(v) for v in np.percentile(sample, PERCENTILES))
-    if not hi > lo:
-        hi = lo + 1e-6
-    scaled = (planes - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+    lo, hi = (float(v) for v in np.percentile(sample.astype(np.float64), PERCENTILES))
+    span = hi - lo  # float64: no overflow for float32 values, however extreme
+    if not (np.isfinite(span) and span > 0):
+        span = max(abs(lo), 1.0) * 1e-6  # a constant image: one flat grey level
+    scaled = (planes.astype(np.float64) - lo) * (255.0 / span)
     np.nan_to_num(scaled, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
     np.clip(scaled, 0.0, 255.0, out=scaled)
-    return (scaled + np.float32(0.5)).astype(np.uint8)
+    return (scaled + 0.5).astype(np.uint8)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -99,8 +100,9 @@ def encode_png(array: np.ndarray) -> bytes:
 def render_preview(capture: Capture, *, max_size: int | None = 512) -> bytes:
     """False colour PNG (bands nearest 640/550/460 nm as R/G/B), long side <= ``max_size``."""
     bands = false_colour_bands(capture.wavelengths)
-    planes = _block_mean(capture.cube[list(bands)], max_size)
-    rgb = _stretch(np.asarray(planes, dtype=np.float32))
+    with np.errstate(over="ignore", invalid="ignore"):  # extreme values: clipped by _stretch
+        planes = _block_mean(capture.cube[list(bands)], max_size)
+        rgb = _stretch(np.asarray(planes, dtype=np.float32))
     return encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
 
 
@@ -109,5 +111,7 @@ def render_band_png(capture: Capture, band_index: int, *, max_size: int | None =
     c = capture.cube.shape[0]
     if not -c <= band_index < c:
         raise IndexError(f"band {band_index} out of range for {c} bands")
-    plane = _block_mean(capture.cube[band_index : band_index + 1 or None], max_size)
-    return encode_png(_stretch(np.asarray(plane, dtype=np.float32))[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        plane = _block_mean(capture.cube[band_index : band_index + 1 or None], max_size)
+        grey = _stretch(np.asarray(plane, dtype=np.float32))[0]
+    return encode_png(grey)

@@ -34,9 +34,9 @@ from wound.errors import (
 )
 from wound.io.limits import ReadLimits
 from wound.io.photo import read_mask, read_photo
-from wound.io.raw import RawCapture, describe_validation_error
+from wound.io.raw import RawCapture, describe_validation_error, parse_scale
 from wound.io.tiff_reader import read_tiff
-from wound.pseudonym import pseudonymise
+from wound.pseudonym import pseudonymise, pseudonymise_wound
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -80,7 +80,8 @@ def read_capture(
     limits.check_file(path)
     given = dict(metadata or {})
     extras = {k: given.pop(k) for k in _EXTRA_KEYS if k in given}
-    scale = _float_or_none(extras.get("reflectance_scale"), "reflectance_scale", source)
+    scale = extras.get("reflectance_scale")
+    scale = None if scale is None else parse_scale(scale, source)
     wl_arg = tuple(float(w) for w in wavelengths) if wavelengths is not None else None
 
     kind = sniff_format(path)
@@ -138,6 +139,8 @@ def _wavelengths(
 def _float_or_none(value: Any, name: str, source: str) -> float | None:
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise MetadataError(source, f"metadata field '{name}' must be a number")
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -154,16 +157,26 @@ def _metadata(raw: RawCapture, given: dict[str, Any], path: Path, key: bytes) ->
             source,
             "metadata field 'subject' missing: the file names none; pass metadata={'subject': ...}",
         )
-    if not isinstance(subject, str | int):
-        raise MetadataError(source, "metadata field 'subject' must be a string")
-    meta["subject"] = pseudonymise(str(subject), key)
+    wound = meta.get("wound_id", "w1")
+    for name, value in (("subject", subject), ("wound_id", wound)):
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise MetadataError(source, f"metadata field '{name}' must be a string")
+    try:  # keyed pseudonyms; the raw values are never echoed (docs/storage.md)
+        meta["subject"] = pseudonymise(str(subject), key)
+    except ValueError as exc:
+        raise MetadataError(source, f"metadata field 'subject': {exc}") from None
+    try:
+        meta["wound_id"] = pseudonymise_wound(str(wound), meta["subject"], key)
+    except ValueError as exc:
+        raise MetadataError(source, f"metadata field 'wound_id': {exc}") from None
     if meta.get("captured_at") is None:
         when = raw.timestamp
-        if when is None:
+        if when is None:  # not part of the capture's identity (a copy has another mtime)
             try:
                 when = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            except OSError as exc:
+            except (OSError, OverflowError, ValueError) as exc:
                 raise UnreadableFileError(source, f"cannot stat: {exc}") from None
+            meta["captured_at_source"] = "file_mtime"
         meta["captured_at"] = when
     return meta
 

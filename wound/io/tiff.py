@@ -100,10 +100,15 @@ def encode_capture_tiff(capture: Capture, *, compression: str | None = None) -> 
     assert placed is not None
     offset, size = placed
     cube = capture.cube
+    # tifffile reports the first page (or, for tiny cubes it writes as one page, all of them);
+    # either way the pixels are contiguous. Any other layout: write the pixels the plain way.
+    if size not in (cube.nbytes, cube.nbytes // max(1, cube.shape[0])) or (
+        offset + cube.nbytes > buf.seek(0, io.SEEK_END)
+    ):
+        plain = io.BytesIO()
+        _write(capture, plain, None)
+        return plain.getvalue()
     with buf.getbuffer() as view:
-        # tifffile reports the first page; the pages' pixels are contiguous (one series)
-        if size * cube.shape[0] != cube.nbytes or offset + cube.nbytes > len(view):
-            raise RuntimeError(f"unexpected TIFF pixel layout ({offset}, {size})")
         pixels = np.frombuffer(view, dtype=np.float32, count=cube.size, offset=offset)
         np.copyto(pixels.reshape(cube.shape), cube, casting="same_kind")
         del pixels
@@ -141,13 +146,15 @@ def read_canonical(
 ) -> tuple[dict[str, Any], np.ndarray, GroundTruth | None]:
     """(header, cube, truth) of a canonical file. Raises :class:`CaptureError` subclasses."""
     if description.get(FORMAT_KEY) != FORMAT_VERSION:
-        raise UnsupportedFormatError(
-            source, f"canonical capture TIFF version {description.get(FORMAT_KEY)!r} unknown"
+        raise UnsupportedFormatError(  # the value itself is not echoed: it may be any text
+            source, f"canonical capture TIFF of an unknown version (this reader: {FORMAT_VERSION})"
         )
     header = description.get("header")
     if not isinstance(header, dict) or "wavelengths_nm" not in header:
         raise MetadataError(source, "canonical TIFF without a header holding wavelengths_nm")
-    names = list(description.get("truth") or [])
+    names = description.get("truth") or []
+    if not isinstance(names, list) or not all(n in TRUTH_NAMES for n in names):
+        raise MetadataError(source, f"canonical TIFF truth names must be among {TRUTH_NAMES}")
     series = tif.series
     cube = decode_series(series[0], source)
     if cube.ndim == 2:
@@ -158,8 +165,11 @@ def read_canonical(
     if names:
         if len(series) < 2:
             raise UnreadableFileError(source, f"truth masks {names} announced but missing")
-        masks = decode_series(series[1], source).reshape(len(names), *cube.shape[-2:])
-        truth = GroundTruth(**{n: masks[i] for i, n in enumerate(names) if n in TRUTH_NAMES})
+        expected = (len(names), *cube.shape[-2:])
+        if int(np.prod(series[1].shape)) != int(np.prod(expected)):
+            raise UnreadableFileError(source, f"truth masks do not match {expected}")
+        masks = decode_series(series[1], source).reshape(expected)
+        truth = GroundTruth(**{n: masks[i] for i, n in enumerate(names)})
     return header, cube, truth
 
 

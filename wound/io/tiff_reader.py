@@ -33,7 +33,7 @@ from wound.errors import (
 )
 from wound.io.limits import ReadLimits
 from wound.io.ome import NAME_NM, parse_ome
-from wound.io.raw import RawCapture
+from wound.io.raw import RawCapture, parse_scale
 from wound.io.tiff import (
     canonical_description,
     check_complete,
@@ -104,8 +104,8 @@ def _read(
             raw.wavelengths = tuple(float(x) for x in shaped[key])
     if isinstance(shaped.get("metadata"), dict):
         raw.metadata = dict(shaped["metadata"])
-    if scale is None and isinstance(shaped.get("reflectance_scale"), int | float):
-        scale = float(shaped["reflectance_scale"])
+    if scale is None and shaped.get("reflectance_scale") is not None:
+        scale = parse_scale(shaped["reflectance_scale"], source)
 
     page = tif.pages.first
     rgb = page.photometric == tifffile.PHOTOMETRIC.RGB
@@ -119,7 +119,7 @@ def _read(
     band_axis, spatial = _band_axis(shape, axes, known, source)
     bands = shape[band_axis] if band_axis is not None else 1
     height, width = (shape[i] for i in spatial)
-    limits.check_dimensions(source, bands, height, width)
+    limits.check_dimensions(source, bands, height, width, np.dtype(parts[0].dtype).itemsize)
 
     arrays = [decode_series(s, source) for s in parts]
     arr = np.stack(arrays) if len(arrays) > 1 else arrays[0]
@@ -148,7 +148,7 @@ def _canonical(
         shape = (1, *shape)
     if len(shape) != 3:
         raise UnreadableFileError(source, f"canonical cube has shape {shape}, not C x H x W")
-    limits.check_dimensions(source, *shape)
+    limits.check_dimensions(source, *shape)  # float32 cube
     header, cube, truth = read_canonical(tif, description, source)
     metadata = header.get("metadata")
     reference = header.get("reference") or {}

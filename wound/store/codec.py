@@ -3,8 +3,9 @@
 Record kinds (one table each; DynamoDB table ``<prefix>-<name>``, SQLite table ``<name>``):
 
 - ``captures``: key ``capture_id``; indexes ``all`` (kind, sort), ``subject`` (subject, sort),
-  ``subject_wound`` (subject#wound, sort), ``label_status`` (label_status, sort), where ``sort``
-  is ``<captured_at, ISO UTC>#<capture_id>`` so each index is ordered by capture time.
+  ``subject_wound`` (subject#hash of wound id: :func:`subject_wound`, sort), ``label_status``
+  (label_status, sort), where ``sort`` is ``<captured_at, ISO UTC>#<capture_id>`` so each
+  index is ordered by capture time. Capture ids are the platform's (``cap-`` + 32 hex).
 - ``annotations``: key ``capture_id`` + ``task_version`` (``<task>#<version, 8 digits>``).
 - ``predictions``: key ``capture_id`` + ``model_id``.
 - ``models``: key ``model_id``; indexes ``all`` (kind, sort) and ``task`` (task, sort), where
@@ -59,17 +60,30 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-# --- object keys (never a patient identifier: capture ids are device ids or content hashes) ---
-def cube_key(capture_id: str) -> str:
-    return f"captures/{capture_id}/cube.tif"
+# --- keys (docs/storage.md): only ids the platform makes, never a patient or device id -------
+def _capture_folder(capture_id: str, token: str) -> str:
+    """``captures/<capture id>/<write token>``: a random token per write, so two processes
+    racing to store one id never write the same key (the loser removes its own objects)."""
+    return f"captures/{capture_id}/{token}"
 
 
-def preview_key(capture_id: str) -> str:
-    return f"captures/{capture_id}/preview.png"
+def cube_key(capture_id: str, token: str) -> str:
+    return f"{_capture_folder(capture_id, token)}/cube.tif"
 
 
-def truth_key(capture_id: str) -> str:
-    return f"captures/{capture_id}/truth.npz"
+def preview_key(capture_id: str, token: str) -> str:
+    return f"{_capture_folder(capture_id, token)}/preview.png"
+
+
+def truth_key(capture_id: str, token: str) -> str:
+    return f"{_capture_folder(capture_id, token)}/truth.npz"
+
+
+def subject_wound(subject: str, wound_id: str) -> str:
+    """The ``subject_wound`` index value: the subject pseudonym and a hash of the wound id
+    (which is itself a keyed pseudonym when read from a file), never the wound label."""
+    digest = hashlib.sha256(f"wound\x00{subject}\x00{wound_id}".encode()).hexdigest()
+    return f"{subject}#{digest[:20]}"
 
 
 def annotation_key(capture_id: str, task: str, version: int) -> str:

@@ -7,7 +7,9 @@ Backends (:mod:`wound.store.local`, :mod:`wound.store.aws`) only supply the two 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, get_args
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 
 from wound.capture import Capture, GroundTruth, utcnow
 from wound.errors import (
+    CaptureConflictError,
     CaptureError,
     IntegrityError,
     RecordExistsError,
@@ -98,7 +101,7 @@ class CaptureCore(CaptureStore):
             "capture_id": record.capture_id,
             "kind": "capture",
             "subject": record.subject,
-            "subject_wound": f"{record.subject}#{record.wound_id}",
+            "subject_wound": codec.subject_wound(record.subject, record.wound_id),
             "label_status": record.label_status,
             "sort": f"{codec.time_key(record.captured_at)}#{record.capture_id}",
             "body": record.model_dump_json(),
@@ -112,25 +115,64 @@ class CaptureCore(CaptureStore):
         return item
 
     def put_capture(self, capture: Capture, *, preview_png: bytes | None = None) -> PutResult:
-        meta = capture.metadata
-        if not is_pseudonym(meta.subject):
+        """Validate and serialise everything first, then objects, then the record (one
+        conditional write). The same content again is ``created=False``; the same id with
+        other content raises :class:`CaptureConflictError` and writes nothing."""
+        capture_id = codec.check_name(capture.identity(), "capture id")
+        if not is_pseudonym(capture.metadata.subject):
             raise StoreError(
-                f"capture {meta.capture_id or '(no id)'}: subject is not a pseudonym; "
-                "pseudonymise it (wound.pseudonym) before storing - no patient id is stored"
+                f"capture {capture_id}: subject is not a pseudonym; pseudonymise it "
+                "(wound.pseudonym) before storing - no patient id is stored"
             )
         try:
-            capture.validate(meta.source or meta.capture_id)
+            capture.validate(capture_id)
         except CaptureError as exc:
             raise StoreError(f"capture refused: {exc}") from exc
-        capture_id = codec.check_name(capture.identity(), "capture id")
+        digest = capture.content_digest()
         key = {"capture_id": capture_id}
         with self._lock(f"capture:{capture_id}"):
-            if self.records.get(CAPTURES, key) is not None:
-                return PutResult(capture_id, False)
-            cube = encode_capture_tiff(capture)
-            preview = preview_png if preview_png is not None else render_preview(capture)
-            truth = capture.truth.arrays() if capture.truth is not None else {}
-            record = CaptureRecord(
+            existing = self.records.get(CAPTURES, key)
+            if existing is not None:
+                return self._same_capture(existing, capture_id, digest)
+            record, objects = self._capture_record(capture, capture_id, digest, preview_png)
+            try:
+                item = self._capture_item(record, rev=0)
+            except (TypeError, ValueError) as exc:  # e.g. text pydantic cannot serialise
+                raise StoreError(f"capture {capture_id}: record cannot be stored ({exc})") from exc
+            written: list[str] = []
+            try:
+                for object_key, data in objects.items():
+                    written.append(object_key)
+                    self.objects.put(object_key, data)
+                self.records.put_if_absent(CAPTURES, item)
+            except RecordExistsError:  # another process won the race: its objects are
+                self._discard(written)  # under its own write token, ours go
+                won = self.records.get(CAPTURES, key)
+                if won is None:
+                    raise
+                return self._same_capture(won, capture_id, digest)
+            except BaseException:
+                self._discard(written)
+                raise
+        return PutResult(capture_id, True)
+
+    def _capture_record(
+        self, capture: Capture, capture_id: str, digest: str, preview_png: bytes | None
+    ) -> tuple[CaptureRecord, dict[str, bytes]]:
+        """The record and its objects' bytes, built before anything is written."""
+        meta = capture.metadata
+        truth = capture.truth.arrays() if capture.truth is not None else {}
+        token = secrets.token_hex(8)  # racing writers of one id never share an object key
+        objects = {codec.cube_key(capture_id, token): encode_capture_tiff(capture)}
+        objects[codec.preview_key(capture_id, token)] = (
+            preview_png if preview_png is not None else render_preview(capture)
+        )
+        if truth:
+            objects[codec.truth_key(capture_id, token)] = codec.encode_npz(truth)
+        refs = [ObjectRef(key=k, sha256=codec.sha256(d), size=len(d)) for k, d in objects.items()]
+        record = self._validated(
+            f"capture {capture_id}",
+            lambda: CaptureRecord(
                 capture_id=capture_id,
                 subject=meta.subject,
                 wound_id=meta.wound_id,
@@ -141,19 +183,33 @@ class CaptureCore(CaptureStore):
                 wavelengths_nm=tuple(capture.wavelengths),
                 spacing_mm=capture.spacing_mm,
                 header=capture.header(),
-                cube=self._put_object(codec.cube_key(capture_id), cube),
-                preview=self._put_object(codec.preview_key(capture_id), preview),
-                truth=(
-                    self._put_object(codec.truth_key(capture_id), codec.encode_npz(truth))
-                    if truth
-                    else None
-                ),
+                cube=refs[0],
+                preview=refs[1],
+                truth=refs[2] if truth else None,
+                content_sha256=digest,
+            ),
+        )
+        return record, objects
+
+    @staticmethod
+    def _stored_digest(item: Item) -> str | None:
+        return CaptureRecord.model_validate_json(item["body"]).content_sha256
+
+    def _same_capture(self, item: Item, capture_id: str, digest: str) -> PutResult:
+        """Already stored: the same content is no change; other content is a conflict."""
+        stored = self._stored_digest(item)
+        if stored is not None and stored != digest:  # records before content digests: same
+            raise CaptureConflictError(
+                f"capture {capture_id}: a capture with the same device capture id but "
+                "different content (pixels, metadata or masks) is already stored; not stored"
             )
-            try:
-                self.records.put_if_absent(CAPTURES, self._capture_item(record, rev=0))
-            except RecordExistsError:  # another process won the race: one capture
-                return PutResult(capture_id, False)
-        return PutResult(capture_id, True)
+        return PutResult(capture_id, False)
+
+    def _discard(self, keys: list[str]) -> None:
+        """Remove objects this call wrote (best effort; `check --repair` finds any left)."""
+        for object_key in keys:
+            with contextlib.suppress(StoreError, OSError):
+                self.objects.delete(object_key)
 
     def get_record(self, capture_id: str) -> CaptureRecord:
         return CaptureRecord.model_validate_json(self._capture_item_of(capture_id)["body"])
@@ -184,7 +240,7 @@ class CaptureCore(CaptureStore):
         if wound_id is not None and subject is None:
             raise StoreError("filtering by wound_id needs the subject too")
         if subject is not None and wound_id is not None:
-            index, value = "subject_wound", f"{subject}#{wound_id}"
+            index, value = "subject_wound", codec.subject_wound(subject, wound_id)
         elif subject is not None:
             index, value = "subject", subject
         elif label_status is not None:

@@ -38,6 +38,7 @@ class CaptureRecord(BaseModel):
     preview: ObjectRef
     truth: ObjectRef | None = None  # phantom / imported ground-truth masks (npz)
     quality: dict[str, Any] | None = None  # latest input-quality verdict (issue 4)
+    content_sha256: str | None = None  # Capture.content_digest(); None in older records
 
 
 class AnnotationRecord(BaseModel):

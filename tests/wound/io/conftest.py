@@ -12,6 +12,7 @@ from wound.capture import Capture, CaptureMetadata, GroundTruth, ReferenceData
 
 WAVELENGTHS = (460.0, 520.0, 550.0, 600.0, 640.0, 700.0, 780.0, 850.0)
 SUBJECT = "sub-0123456789abcdef0123"
+WOUND = "wnd-aaaaaaaaaaaaaaaaaaaa"  # as stored: wound labels are pseudonymised on read
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def make_capture() -> Callable[..., Capture]:
             metadata=CaptureMetadata(
                 capture_id=capture_id,
                 subject=SUBJECT,
+                wound_id=WOUND,
                 captured_at=datetime(2026, 1, 31, 10, 0, tzinfo=UTC),
                 anatomical_site="forearm",
                 days_since_injury=2.5,

@@ -13,7 +13,7 @@ import tifffile
 
 from wound.capture import Capture
 from wound.io import ReadLimits, read_capture, write_capture
-from wound.pseudonym import is_pseudonym, pseudonymise
+from wound.pseudonym import is_pseudonym, pseudonymise, pseudonymise_wound
 from wound.settings import Settings
 
 MakeCapture = Callable[..., Capture]
@@ -49,7 +49,7 @@ def test_canonical_metadata_override(make_capture: MakeCapture, tmp_path: Path) 
         pseudonym_key=KEY,
         metadata={"wound_id": "w2", "spacing_mm": 0.5, "reference": {"notes": "re-read"}},
     )
-    assert back.metadata.wound_id == "w2"
+    assert back.metadata.wound_id == pseudonymise_wound("w2", back.metadata.subject, KEY)
     assert back.metadata.anatomical_site == "forearm"  # kept from the file
     assert back.spacing_mm == 0.5
     assert back.reference.notes == "re-read" and back.reference.biopsy_depth_class == 3

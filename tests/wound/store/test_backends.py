@@ -42,7 +42,7 @@ def test_aws_init_with_aes256(clients: dict, new_capture: NewCapture) -> None:
         ]
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         capture_id = store.put_capture(new_capture(0)).capture_id
-        head = s3.head_object(Bucket=store.bucket, Key=f"captures/{capture_id}/cube.tif")
+        head = s3.head_object(Bucket=store.bucket, Key=store.get_record(capture_id).cube.key)
         assert head["ServerSideEncryption"] == "AES256"
         names = dynamodb.list_tables()["TableNames"]
         expected = {f"{store.table_prefix}-{k}" for k in ("captures", "annotations", "models")}
@@ -66,7 +66,7 @@ def test_aws_init_with_kms_key(clients: dict, new_capture: NewCapture) -> None:
         ][0]["ApplyServerSideEncryptionByDefault"]
         assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}
         capture_id = store.put_capture(new_capture(0)).capture_id
-        head = s3.head_object(Bucket=store.bucket, Key=f"captures/{capture_id}/preview.png")
+        head = s3.head_object(Bucket=store.bucket, Key=store.get_record(capture_id).preview.key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert store.get_capture(capture_id).metadata.capture_id is None
 
@@ -91,7 +91,8 @@ def test_local_store_layout(tmp_path: Path, new_capture: NewCapture) -> None:
         store.init()
         store.init()  # idempotent
         capture_id = store.put_capture(new_capture(0)).capture_id
-        assert (home / "objects" / "captures" / capture_id / "cube.tif").is_file()
+        cube = home / "objects" / store.get_record(capture_id).cube.key
+        assert cube.is_file() and cube.is_relative_to(home / "objects" / "captures" / capture_id)
         leftovers = [p for p in (home / "objects").rglob("*") if p.name.startswith(".tmp-")]
         assert leftovers == []
     with sqlite3.connect(home / "store.sqlite") as db:

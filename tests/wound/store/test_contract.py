@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Callable
@@ -10,8 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from wound.capture import Capture
-from wound.errors import IntegrityError, RecordExistsError, RecordNotFoundError, StoreError
+from wound.capture import Capture, CaptureMetadata
+from wound.errors import (
+    CaptureConflictError,
+    IntegrityError,
+    RecordExistsError,
+    RecordNotFoundError,
+    StoreError,
+)
 from wound.pseudonym import pseudonymise
 from wound.store import CaptureStore
 from wound.store.codec import CAPTURES
@@ -51,8 +58,9 @@ def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
 def test_round_trip(store: CaptureStore, new_capture: NewCapture) -> None:
     capture = new_capture(1, capture_id="dev-0001")
     put = store.put_capture(capture)
-    assert put.capture_id == "dev-0001" and put.created
-    back = store.get_capture("dev-0001")
+    cid = put.capture_id
+    assert cid == capture.identity() and cid.startswith("cap-") and put.created
+    back = store.get_capture(cid)
     np.testing.assert_array_equal(back.cube, capture.cube)
     assert back.cube.dtype == np.float32
     assert back.header() == capture.header()
@@ -60,12 +68,60 @@ def test_round_trip(store: CaptureStore, new_capture: NewCapture) -> None:
     assert back.truth.arrays().keys() == capture.truth.arrays().keys()
     for name, array in capture.truth.arrays().items():
         np.testing.assert_array_equal(back.truth.arrays()[name], array)
-    assert store.get_preview("dev-0001").startswith(PNG_MAGIC)
-    record = store.get_record("dev-0001")
+    assert store.get_preview(cid).startswith(PNG_MAGIC)
+    record = store.get_record(cid)
     assert record.shape == (4, 16, 16) and record.label_status == "unlabelled"
     assert record.subject == SUBJECT and record.wavelengths_nm == capture.wavelengths
+    assert record.header["metadata"]["capture_id"] == "dev-0001"  # the device's id: record only
     keys = [record.cube.key, record.preview.key, record.truth.key if record.truth else ""]
-    assert keys == [f"captures/dev-0001/{n}" for n in ("cube.tif", "preview.png", "truth.npz")]
+    token = keys[0].split("/")[2]
+    assert keys == [f"captures/{cid}/{token}/{n}" for n in ("cube.tif", "preview.png", "truth.npz")]
+
+
+def test_keys_hold_only_ids_the_platform_makes(
+    store: CaptureStore, new_capture: NewCapture
+) -> None:
+    """No device capture id, wound label or other free text in an object key or index key."""
+    assert isinstance(store, CaptureCore)
+    capture = new_capture(1, capture_id="John_Smith_MRN_123456", wound_id="left heel of J Smith")
+    cid = store.put_capture(capture).capture_id
+    item = store.records.get(CAPTURES, {"capture_id": cid})
+    assert item is not None
+    index_values = " ".join(str(v) for k, v in item.items() if k != "body")
+    keys = " ".join(store.objects.list_keys())
+    for text in ("Smith", "123456", "heel"):
+        assert text not in index_values and text not in keys and text not in cid
+    assert store.get_record(cid).header["metadata"]["capture_id"] == "John_Smith_MRN_123456"
+    found = store.list_captures(subject=SUBJECT, wound_id="left heel of J Smith").items
+    assert [r.capture_id for r in found] == [cid]
+
+
+def test_same_device_id_with_other_content_is_a_conflict(
+    store: CaptureStore, new_capture: NewCapture
+) -> None:
+    first = store.put_capture(new_capture(1, capture_id="dev-7"))
+    same = store.put_capture(new_capture(1, capture_id="dev-7"))
+    assert same == (first.capture_id, False)
+    with pytest.raises(CaptureConflictError, match="different content"):
+        store.put_capture(new_capture(2, capture_id="dev-7", subject=OTHER_SUBJECT))
+    with pytest.raises(CaptureConflictError):  # same pixels, other metadata: also a conflict
+        store.put_capture(new_capture(1, capture_id="dev-7", wound_id="w2"))
+    assert [r.capture_id for r in store.list_captures().items] == [first.capture_id]
+    assert store.check() == {"orphans": [], "missing": [], "mismatched": [], "repaired": []}
+
+
+def test_a_record_that_cannot_be_serialised_writes_nothing(
+    store: CaptureStore, new_capture: NewCapture
+) -> None:
+    """Validation bypassed (model_construct): the record fails before any object is written."""
+    good = new_capture(1, truth=False)
+    meta = CaptureMetadata.model_construct(
+        **{**dict(good.metadata), "wound_id": "w\ud800", "capture_id": "dev-9"}
+    )
+    with pytest.raises(StoreError):
+        store.put_capture(dataclasses.replace(good, metadata=meta))
+    assert list(store.objects.list_keys()) == [] if isinstance(store, CaptureCore) else True
+    assert store.list_captures().items == []
 
 
 def test_given_preview_is_stored_and_truth_optional(
@@ -323,7 +379,7 @@ def test_check_finds_and_repairs(
     found = store.check()
     assert found == {
         "orphans": [orphan],
-        "missing": [f"captures/{capture_id}/truth.npz"],
+        "missing": [record.truth.key if record.truth else ""],
         "mismatched": [tampered],
         "repaired": [],
     }
