@@ -118,6 +118,9 @@ class ReferenceData(BaseModel):
     clinician_assessment: str | None = None
     healed_within_21_days: bool | None = None
     percent_area_reduction_4w: float | None = Field(None, ge=-1000, le=100)
+    healed_by_12_weeks: bool | None = Field(
+        None, description="Ulcer fully re-epithelialised by week 12 after the first visit."
+    )
     notes: str | None = None
 
     @field_validator("clinician_assessment", "notes")
