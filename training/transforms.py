@@ -95,7 +95,7 @@ class NormaliseBandsd(MapTransform):
         return d
 
 
-#: Melanin absorption falls as lambda^-3.33 (Jacques 1998, see REFERENCES.md).
+#: Melanin absorption falls as lambda^-3.33 (Jacques 1998, see docs/references.md).
 MELANIN_EXPONENT = 3.33
 
 

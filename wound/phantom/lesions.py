@@ -10,7 +10,7 @@ A subject's burn is described by smooth latent fields on a canvas:
   and also drives perfusion, StO2 and scattering, so the outcome is visible in the spectra.
 * ``texture``: natural skin variation (perfusion, pigment).
 
-Physiology per class (:data:`CLASS_PRESETS`), from the literature (see REFERENCES.md):
+Physiology per class (:data:`CLASS_PRESETS`), from the literature (sources in docs/references.md):
 
 * Healthy dermis: blood volume ~1 %, StO2 ~0.7, water ~65 %, mu_s' = 46.0 (lambda/500)^-1.421
   (Jacques, Phys. Med. Biol. 58 R37, 2013).

@@ -32,7 +32,7 @@ from wound.phantom.lesions import (
 from wound.phantom.optics import WAVELENGTH_RANGE_NM, tissue_reflectance
 from wound.taxonomy import DEPTH_NAMES, DepthClass
 
-#: Bands of multispectral burn imaging (REFERENCES.md): 420 ... 855 nm.
+#: Bands of multispectral burn imaging (docs/references.md): 420 ... 855 nm.
 DEFAULT_WAVELENGTHS_NM: tuple[float, ...] = (420.0, 525.0, 581.0, 620.0, 660.0, 726.0, 820.0, 855.0)
 #: Typical epidermal melanosome volume fraction per Fitzpatrick skin type.
 FITZPATRICK_MELANIN: dict[int, float] = {1: 0.015, 2: 0.03, 3: 0.06, 4: 0.10, 5: 0.16, 6: 0.24}
@@ -127,7 +127,7 @@ def make_subject(
 
 
 def _clinician(rng: np.random.Generator, deepest: int, days: float, area_cm2: float) -> str:
-    """A bedside impression; visual depth assessment is ~50-76 % accurate (REFERENCES.md)."""
+    """A bedside impression; visual depth assessment is ~50-76 % accurate (docs/references.md)."""
     guess = deepest
     if deepest >= DepthClass.SUPERFICIAL and rng.random() > 0.65:
         guess = int(np.clip(deepest + rng.choice([-1, 1]), DepthClass.SUPERFICIAL, 5))

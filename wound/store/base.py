@@ -1,6 +1,6 @@
 """The capture store interface. Two backends: ``LocalStore`` (folder + SQLite), ``AwsStore``.
 
-Semantics (ARCHITECTURE.md): objects first, record last; conditional writes (a record is never
+Semantics (docs/storage.md): objects first, record last; conditional writes (a record is never
 silently overwritten; the same capture ingested twice is one capture); SHA-256 of every object on
 its record, verified on read; no patient identifier in any key.
 """

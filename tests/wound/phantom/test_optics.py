@@ -17,7 +17,7 @@ from wound.phantom.optics import (
 )
 from wound.taxonomy import DepthClass
 
-# REFERENCES.md: Prahl's tabulation (cm^-1/M), HbO2 / Hb.
+# docs/references.md: Prahl's tabulation (cm^-1/M), HbO2 / Hb.
 PRAHL_ANCHORS = {
     420: (480_360, 407_560),
     542: (53_292, 48_148),
