@@ -23,7 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wound.errors import WoundError
-from wound.networks import TASK_OUT_CHANNELS, NetworkSpec, Task
+from wound.networks import InferenceSettings, NetworkSpec, Task, size_divisor
+from wound.tasks import TaskSpec, get_task
 
 Auto = Literal["auto"]
 LabelSpec = Literal["truth", "latest"] | int
@@ -112,7 +113,7 @@ class EarlyStopping(_Strict):
 
     patience: int | None = Field(8, ge=1)
     metric: MetricName = Field(
-        "auto", description="auto: healing_auc for burn-depth, dice for wound-mask."
+        "auto", description="auto: the task's headline metric (wound.tasks)."
     )
     min_delta: float = Field(0.0, ge=0)
 
@@ -152,13 +153,17 @@ class RunConfig(_Strict):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's).")
     val_every: int = Field(1, ge=1)
     val_sw_batch: int = Field(8, ge=1, description="Sliding-window batch at validation.")
+    inference: InferenceSettings = Field(
+        default_factory=InferenceSettings,
+        description="How the model is run (validation, evaluation, deployment); saved with it.",
+    )
     seed: int = 0
     output_dir: Path = Path("runs/burn-depth")
     progress: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        want = TASK_OUT_CHANNELS[self.task]
+        want = self.spec.out_channels
         if self.network.out_channels != want:
             if "out_channels" in self.network.model_fields_set:
                 raise ValueError(
@@ -171,27 +176,29 @@ class RunConfig(_Strict):
                 f"batch_size ({self.batch_size}) must be a multiple of crops_per_capture "
                 f"({self.crops_per_capture})"
             )
-        factor = {"unet": 2 ** len(self.network.strides), "segresnet": 8}.get(self.network.name, 32)
+        factor = size_divisor(self.network)
         if any(p % factor for p in self.patch_size):
             raise ValueError(f"patch_size {self.patch_size} must be a multiple of {factor}")
-        if (
-            self.early_stopping.metric in ("healing_auc", "depth_dice")
-            and self.task != "burn-depth"
-        ):
+        metric = self.early_stopping.metric
+        if metric not in ("auto", "val_loss") and metric not in self.spec.metrics:
             raise ValueError(
-                f"early_stopping.metric {self.early_stopping.metric} is burn-depth only"
+                f"early_stopping.metric {metric} does not apply to task {self.task} "
+                f"(use {', '.join(self.spec.metrics)} or val_loss)"
             )
-        if self.early_stopping.metric == "dice" and self.task != "wound-mask":
-            raise ValueError("early_stopping.metric dice is wound-mask only (use depth_dice)")
         return self
 
     # --- resolution ---------------------------------------------------------------------------
+    @property
+    def spec(self) -> TaskSpec:
+        """The task's entry in :data:`wound.tasks.TASKS`."""
+        return get_task(self.task)
+
     @property
     def stop_metric(self) -> str:
         """The validation metric early stopping and model selection use."""
         if self.early_stopping.metric != "auto":
             return self.early_stopping.metric
-        return "healing_auc" if self.task == "burn-depth" else "dice"
+        return self.spec.headline_metric
 
     def resolved(self, *, in_channels: int, cuda: bool) -> RunConfig:
         """A copy with bands, device, AMP and channels-last decided (what gets saved)."""

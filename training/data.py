@@ -8,10 +8,12 @@ Two sources (``RunConfig.data.source``):
   (``<cache>/<capture_id>/cube.tif`` and ``labels-<spec>.tif``) that the training load transform
   memory-maps with tifffile.
 
-Labels are stacked as ``L x H x W`` uint8: ``burn-depth`` -> [depth class, healing 0/1],
-``wound-mask`` -> [wound 0/1]. When a store capture has a burn-depth annotation but no healing
-annotation, healing is derived from depth (healthy, superficial and superficial partial heal;
-deep partial and full thickness do not) and the manifest says so.
+Labels are stacked as ``L x H x W`` uint8, one plane per ``TaskSpec.label_planes``
+(:mod:`wound.tasks`): ``burn-depth`` -> [depth class, healing 0/1], ``wound-mask`` -> [wound 0/1].
+A plane with a ``derive`` rule is made from the class plane when missing: a store capture with a
+burn-depth annotation but no healing annotation gets healing derived from depth (healthy,
+superficial and superficial partial heal; deep partial and full thickness do not) and the
+manifest says so.
 """
 
 from __future__ import annotations
@@ -32,9 +34,13 @@ from training.config import RunConfig
 from training.transforms import read_array
 from wound.capture import Capture, GroundTruth
 from wound.errors import BandMismatchError, MetadataError, WoundError
+from wound.networks import wavelength_mismatch
 from wound.store.base import CaptureStore
 from wound.store.records import CaptureRecord
-from wound.taxonomy import DEEP_CLASSES, DepthClass
+from wound.tasks import get_task
+from wound.taxonomy import healing_from_depth
+
+__all__ = ["CaptureItem", "Split", "healing_from_depth", "load_items", "stack_labels"]
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +70,8 @@ class CaptureItem:
     def truth(self) -> GroundTruth:
         """The labels as :class:`GroundTruth` (depth + healing, or wound_mask)."""
         label = self.load_label()
-        if self.task == "burn-depth":
-            return GroundTruth(depth=np.asarray(label[0]), healing=np.asarray(label[1]))
-        return GroundTruth(wound_mask=np.asarray(label[0]))
+        planes = get_task(self.task).label_planes
+        return GroundTruth(**{p.field: np.asarray(label[k]) for k, p in enumerate(planes)})
 
     def to_capture(self) -> Capture:
         """A :class:`Capture` whose ``truth`` holds the training labels (for evaluation)."""
@@ -101,23 +106,19 @@ class Split:
 # --- labels ---------------------------------------------------------------------------------
 
 
-def healing_from_depth(depth: np.ndarray) -> np.ndarray:
-    """Healing derived from depth: skin outside the deep classes heals within 21 days."""
-    heals = (depth != DepthClass.BACKGROUND) & ~np.isin(depth, DEEP_CLASSES)
-    return heals.astype(np.uint8)
-
-
 def stack_labels(task: str, truth: GroundTruth, source: str) -> np.ndarray:
-    """``L x H x W`` uint8 labels of ``task`` from ``truth``; MetadataError when missing."""
-    if task == "burn-depth":
-        if truth.depth is None:
-            raise MetadataError(source, "no depth labels for the burn-depth task")
-        healing = truth.healing if truth.healing is not None else healing_from_depth(truth.depth)
-        planes = [truth.depth, healing]
-    else:
-        if truth.wound_mask is None:
-            raise MetadataError(source, "no wound mask for the wound-mask task")
-        planes = [truth.wound_mask > 0]
+    """``L x H x W`` uint8 labels of ``task`` (its ``label_planes``) from ``truth``; a missing
+    plane is derived from the class plane when the task says how, else MetadataError."""
+    planes: list[np.ndarray] = []
+    for plane in get_task(task).label_planes:
+        value = getattr(truth, plane.field)
+        if value is None and plane.derive is not None and planes:
+            value = plane.derive(planes[0])
+        if value is None:
+            what = plane.field.replace("_", " ")
+            raise MetadataError(source, f"no {what} labels for the {task} task")
+        value = np.asarray(value)
+        planes.append(value > 0 if plane.binary else value)
     return np.stack([np.asarray(p, dtype=np.uint8) for p in planes])
 
 
@@ -214,9 +215,13 @@ def _label_plan(
     if label != "latest" and int(label) not in versions:
         raise MetadataError(cid, f"no {task} annotation version {label} (have {versions})")
     plan: dict[str, Any] = {task: max(versions) if label == "latest" else int(label)}
-    if task == "burn-depth":
-        healing = [a.version for a in store.list_annotations(cid, task="healing")]
-        plan["healing"] = max(healing) if healing else "derived-from-depth"
+    planes = get_task(task).label_planes
+    for plane in planes[1:]:  # the other planes: their latest annotation, else derived
+        extra = [a.version for a in store.list_annotations(cid, task=plane.annotation_task)]
+        if extra:
+            plan[plane.annotation_task] = max(extra)
+        elif plane.derive is not None:
+            plan[plane.annotation_task] = f"derived-from-{planes[0].field}"
     return plan
 
 
@@ -228,13 +233,14 @@ def _fetch_labels(
         if capture.truth is None:
             raise MetadataError(cid, "no ground truth stored with this capture")
         return capture.truth
+    planes = get_task(task).label_planes
     _, mask = store.get_annotation(cid, int(plan[task]), task=task)
-    if task == "wound-mask":
-        return GroundTruth(wound_mask=mask)
-    healing = None
-    if isinstance(plan.get("healing"), int):
-        _, healing = store.get_annotation(cid, plan["healing"], task="healing")
-    return GroundTruth(depth=mask, healing=healing)
+    values = {planes[0].field: mask}
+    for plane in planes[1:]:
+        version = plan.get(plane.annotation_task)
+        if isinstance(version, int):
+            _, values[plane.field] = store.get_annotation(cid, version, task=plane.annotation_task)
+    return GroundTruth(**values)
 
 
 def store_items(
@@ -305,9 +311,10 @@ def load_items(
 
 
 def check_same_bands(items: Sequence[CaptureItem]) -> None:
+    """Every item has the first item's bands (:func:`wound.networks.wavelength_mismatch`)."""
     first = items[0].wavelengths
     for item in items[1:]:
-        if len(item.wavelengths) != len(first) or not np.allclose(item.wavelengths, first):
+        if wavelength_mismatch(item.wavelengths, first) is not None:
             raise BandMismatchError(
                 item.capture_id,
                 f"bands {list(item.wavelengths)} nm differ from {list(first)} nm of "

@@ -31,6 +31,7 @@ from training.data import CaptureItem
 from training.distributed import DistContext, all_reduce_mean, broadcast_object
 from training.losses import build_loss
 from training.validation import validate
+from wound.networks import ModelInfo
 
 CHECKPOINT = "checkpoint.pt"
 METRICS_LOG = "metrics.jsonl"
@@ -97,10 +98,13 @@ class Trainer:
         mean: tuple[float, ...],
         std: tuple[float, ...],
         run_dir: Path,
+        wavelengths: tuple[float, ...] | None = None,
     ) -> None:
         self.config, self.ctx, self.run_dir = config, ctx, run_dir
         self.train_ds, self.val_items = train_ds, val_items
         self.mean, self.std = mean, std
+        bands = wavelengths or (val_items[0].wavelengths if val_items else ())
+        self.info = model_info(config, bands, mean, std)
         self.device = ctx.device
         self.amp = bool(config.amp) and self.device.type == "cuda"
         self.channels_last = bool(config.channels_last)
@@ -205,10 +209,7 @@ class Trainer:
             metrics = validate(
                 self.model,
                 self.val_items,
-                task=self.config.task,
-                mean=self.mean,
-                std=self.std,
-                patch_size=self.config.patch_size,
+                info=self.info,
                 loss_fn=self.loss_fn,
                 device=self.device,
                 sw_batch=self.config.val_sw_batch,
@@ -317,6 +318,26 @@ class Trainer:
         if self.ctx.is_main:
             lines = "".join(json.dumps(row) + "\n" for row in self.state.history)
             (self.run_dir / METRICS_LOG).write_text(lines)
+
+
+def model_info(
+    config: RunConfig,
+    wavelengths: tuple[float, ...],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    metrics: dict[str, float] | None = None,
+) -> ModelInfo:
+    """What inference needs to run the model of ``config`` (resolved), saved in the registry."""
+    return ModelInfo(
+        task=config.task,
+        network=config.network,
+        wavelengths_nm=wavelengths,
+        band_mean=mean,
+        band_std=std,
+        patch_size=config.patch_size,
+        inference=config.inference,
+        metrics=metrics or {},
+    )
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:

@@ -1,10 +1,14 @@
 """Evaluate a trained model on validation captures, beside a per-pixel spectral baseline.
 
-``evaluate_model`` runs the network (band normalisation with the model's stored mean/std, MONAI
-sliding-window inference with Gaussian blending), fits the spectral baseline of
+``evaluate_model`` runs the model through the deployed predictor (:class:`wound.predict.Predictor`
+with the model's own inference settings, ``ModelInfo.inference``: band normalisation with the
+stored mean/std, MONAI sliding-window inference with Gaussian blending, TTA when set), so the
+registered metrics describe what users get; it fits the spectral baseline of
 :mod:`training.baseline` on the TRAIN captures, scores both with :mod:`training.metrics` on the same
-validation captures and renders the report (:mod:`training.report`). Captures whose metadata holds a
-Fitzpatrick skin type (the phantom's) get every metric again per pigmentation tertile.
+validation captures and renders the report (:mod:`training.report`). Healing is scored on the
+predictor's healing map (0 where the model predicts background), on truth skin pixels. Captures
+whose metadata holds a Fitzpatrick skin type (the phantom's) get every metric again per
+pigmentation tertile.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from monai.inferers import sliding_window_inference
 from torch import nn
 
 from training.baseline import SpectralBaseline, fit_spectral_baseline
@@ -23,13 +26,15 @@ from training.metrics import (
     binary_metrics,
     fitzpatrick_tertile,
     mask_metrics,
+    roc_auc,
     roc_points,
     segmentation_metrics,
 )
 from wound.capture import Capture, GroundTruth
-from wound.errors import BandMismatchError, MetadataError
-from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL, ModelInfo
-from wound.taxonomy import DEPTH_NAMES, SKIN_CLASSES, WOUND_CLASSES, WOUND_MASK_NAMES
+from wound.errors import MetadataError
+from wound.networks import ModelInfo, check_wavelengths
+from wound.predict import Predictor
+from wound.tasks import TASKS, TaskSpec, get_task
 
 TruthLike = GroundTruth | Mapping[str, np.ndarray]
 LabelSource = (
@@ -64,41 +69,9 @@ class _Item:
 
 
 def check_bands(capture: Capture, info: ModelInfo) -> None:
-    """The capture must have the bands (wavelengths, within 1 nm) the model was trained on."""
-    source = capture.metadata.capture_id or "capture"
-    want = np.asarray(info.wavelengths_nm, dtype=float)
-    have = np.asarray(capture.wavelengths, dtype=float)
-    if have.shape != want.shape or not np.allclose(have, want, atol=1.0):
-        raise BandMismatchError(
-            source, f"bands {list(capture.wavelengths)} nm; the model expects {list(want)} nm"
-        )
-
-
-def predict_logits(
-    model: nn.Module,
-    info: ModelInfo,
-    cube: np.ndarray,
-    *,
-    device: str | torch.device = "cpu",
-    sw_batch_size: int = 4,
-    overlap: float = 0.25,
-) -> torch.Tensor:
-    """Network logits (``out_channels x H x W``, CPU float32) of one ``C x H x W`` cube."""
-    mean = torch.as_tensor(info.band_mean, dtype=torch.float32).view(-1, 1, 1)
-    std = torch.as_tensor(info.band_std, dtype=torch.float32).view(-1, 1, 1)
-    x = (torch.from_numpy(np.array(cube, dtype=np.float32)) - mean) / std  # copy: may be read-only
-    model.eval()
-    with torch.inference_mode():
-        out = sliding_window_inference(
-            x[None].to(device),
-            roi_size=tuple(info.patch_size),
-            sw_batch_size=sw_batch_size,
-            predictor=model,
-            overlap=overlap,
-            mode="gaussian",
-        )
-    assert isinstance(out, torch.Tensor)
-    return out[0].float().cpu()
+    """The capture must have the bands the model was trained on (:func:`check_wavelengths`)."""
+    source = capture.metadata.capture_id or capture.identity()
+    check_wavelengths(capture.wavelengths, info.wavelengths_nm, source=source)
 
 
 # --- labels -----------------------------------------------------------------------------------
@@ -106,7 +79,8 @@ def predict_logits(
 
 def resolve_truth(capture: Capture, labels: LabelSource) -> GroundTruth | None:
     """Ground truth of ``capture`` from ``labels``: "truth" (the capture's own), a callable of the
-    capture, or a mapping capture id -> GroundTruth / dict of masks (depth, healing, wound_mask)."""
+    capture, or a mapping capture id (the platform's, or the device's) -> GroundTruth / dict of
+    masks (depth, healing, wound_mask)."""
     if isinstance(labels, str):
         if labels != "truth":
             raise ValueError(f"labels must be 'truth', a callable or a mapping, got {labels!r}")
@@ -114,46 +88,56 @@ def resolve_truth(capture: Capture, labels: LabelSource) -> GroundTruth | None:
     elif callable(labels):
         value = labels(capture)
     else:
-        value = labels.get(capture.metadata.capture_id or capture.identity())
+        value = labels.get(capture.identity())
+        if value is None and capture.metadata.capture_id:  # keyed by the device's capture id
+            value = labels.get(capture.metadata.capture_id)
     if value is None or isinstance(value, GroundTruth):
         return value
     return GroundTruth(**dict(value))
 
 
-def _wound_truth(task: str, truth: GroundTruth) -> np.ndarray | None:
+def _class_truth(spec: TaskSpec, truth: GroundTruth) -> np.ndarray | None:
+    """The truth of the task's class plane (class ids; a binary plane as 0/1)."""
+    plane = spec.label_planes[0]
+    value = getattr(truth, plane.field)
+    if value is None:
+        return None
+    value = np.asarray(value)
+    return (value > 0).astype(np.int64) if plane.binary else value.astype(np.int64)
+
+
+def _wound_truth(spec: TaskSpec, truth: GroundTruth) -> np.ndarray | None:
     if truth.wound_mask is not None:
         return np.asarray(truth.wound_mask) > 0
-    if task == "burn-depth" and truth.depth is not None:
-        return np.isin(truth.depth, WOUND_CLASSES)
-    return None
+    classes = _class_truth(spec, truth)
+    return None if classes is None else np.isin(classes, spec.wound_classes)
 
 
 def _make_item(
     capture: Capture,
-    task: str,
+    spec: TaskSpec,
     truth: GroundTruth,
     classes: np.ndarray,
     healing_prob: np.ndarray | None,
 ) -> _Item | None:
-    cid = capture.metadata.capture_id or capture.identity()
+    cid = capture.identity()
     h, w = capture.cube.shape[1:]
     for name, arr in truth.arrays().items():
         if arr.shape != (h, w):
             raise MetadataError(cid, f"{name} labels {arr.shape} do not match the cube {h}x{w}")
     tertile = fitzpatrick_tertile(capture.metadata.fitzpatrick)
-    wound_true = _wound_truth(task, truth)
-    if task == "burn-depth":
-        if truth.depth is None:
-            return None
-        heal_true = None if truth.healing is None else (np.asarray(truth.healing) > 0)
-        return _Item(
-            cid, tertile, classes, np.asarray(truth.depth).astype(np.int64),
-            healing_prob, heal_true, np.isin(classes, WOUND_CLASSES), wound_true,
-        )  # fmt: skip
-    if wound_true is None:
+    wound_true = _wound_truth(spec, truth)
+    classes_true = _class_truth(spec, truth)
+    if classes_true is None:
         return None
-    return _Item(cid, tertile, classes, wound_true.astype(np.int64),
-                 wound_pred=classes > 0, wound_true=wound_true)  # fmt: skip
+    heal_true = None
+    if spec.has_healing and truth.healing is not None:
+        heal_true = np.asarray(truth.healing) > 0
+    return _Item(
+        cid, tertile, classes, classes_true,
+        healing_prob if spec.has_healing else None, heal_true,
+        np.isin(classes, spec.wound_classes), wound_true,
+    )  # fmt: skip
 
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -163,19 +147,19 @@ def score_items(
     items: Sequence[_Item], task: str, *, threshold: float = 0.5, n_bins: int = 10
 ) -> dict[str, Any]:
     """Every metric of ``items``: classes (depth or wound/background), healing, wound."""
-    names = DEPTH_NAMES if task == "burn-depth" else WOUND_MASK_NAMES
+    spec = get_task(task)
     out: dict[str, Any] = {"captures": len(items)}
-    key = "depth" if task == "burn-depth" else "segmentation"
-    out[key] = segmentation_metrics(
-        [i.classes_pred for i in items], [i.classes_true for i in items], names
+    out[spec.report_key] = segmentation_metrics(
+        [i.classes_pred for i in items], [i.classes_true for i in items], spec.class_names
     )
     heal = [i for i in items if i.healing_prob is not None and i.healing_true is not None]
     if heal:
-        skin = [np.isin(i.classes_true, SKIN_CLASSES) for i in heal]
+        skin = [np.isin(i.classes_true, spec.skin_classes) for i in heal]
         y_true = np.concatenate([i.healing_true[m] for i, m in zip(heal, skin, strict=True)])  # type: ignore[index]
         y_prob = np.concatenate([i.healing_prob[m] for i, m in zip(heal, skin, strict=True)])  # type: ignore[index]
         out["healing"] = binary_metrics(y_true, y_prob, threshold=threshold, n_bins=n_bins)
-        out["healing"]["scope"] = "skin pixels (truth depth class 1-5), pooled over captures"
+        ids = ", ".join(str(c) for c in spec.skin_classes)
+        out["healing"]["scope"] = f"skin pixels (truth class {ids}), pooled over captures"
     wound = [i for i in items if i.wound_pred is not None and i.wound_true is not None]
     if wound:
         out["wound"] = mask_metrics([i.wound_pred for i in wound], [i.wound_true for i in wound])  # type: ignore[misc]
@@ -201,7 +185,9 @@ def _with_breakdown(
 
 def _headline(model: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
     def pick(m: dict[str, Any]) -> dict[str, Any]:
-        seg = m.get("depth") or m.get("segmentation") or {}
+        seg: dict[str, Any] = next(
+            (m[t.report_key] for t in TASKS.values() if t.report_key in m), {}
+        )
         heal = m.get("healing") or {}
         wound = m.get("wound") or {}
         return {
@@ -235,6 +221,8 @@ def _predict_items(
     labels: LabelSource,
     device: str | torch.device,
 ) -> tuple[list[_Item], list[Capture], list[GroundTruth]]:
+    spec = get_task(info.task)
+    predictor = Predictor(model, info, device=device)
     items: list[_Item] = []
     used: list[Capture] = []
     truths: list[GroundTruth] = []
@@ -243,13 +231,10 @@ def _predict_items(
         if truth is None:
             continue
         check_bands(cap, info)
-        logits = predict_logits(model, info, cap.cube, device=device)
-        if info.task == "burn-depth":
-            classes = logits[DEPTH_CHANNELS].argmax(0).numpy().astype(np.int64)
-            prob = torch.sigmoid(logits[HEALING_CHANNEL]).numpy().astype(np.float64)
-        else:
-            classes, prob = logits.argmax(0).numpy().astype(np.int64), None
-        item = _make_item(cap, info.task, truth, classes, prob)
+        pred = predictor.predict(cap)
+        classes = pred.labels.astype(np.int64)
+        prob = None if pred.healing_prob is None else pred.healing_prob.astype(np.float64)
+        item = _make_item(cap, spec, truth, classes, prob)
         if item is not None:
             items.append(item)
             used.append(cap)
@@ -265,28 +250,30 @@ def _baseline(
     labels: LabelSource,
     seed: int,
 ) -> tuple[SpectralBaseline | None, list[_Item], str | None]:
+    spec = get_task(info.task)
     cubes, labs, heal = [], [], []
     for cap in train:
         truth = resolve_truth(cap, labels)
         if truth is None:
             continue
-        lab = truth.depth if info.task == "burn-depth" else _wound_truth(info.task, truth)
+        lab = _class_truth(spec, truth)
         if lab is None:
             continue
         cubes.append(cap.cube)
-        labs.append(np.asarray(lab).astype(np.int64))
-        heal.append(truth.healing if info.task == "burn-depth" else None)
+        labs.append(lab)
+        heal.append(truth.healing if spec.has_healing else None)
     if not cubes:
         return None, [], "no labelled TRAIN captures"
-    n = 6 if info.task == "burn-depth" else 2
     try:
-        fitted = fit_spectral_baseline(cubes, labs, healing=heal, num_classes=n, seed=seed)
+        fitted = fit_spectral_baseline(
+            cubes, labs, healing=heal, num_classes=spec.n_classes, seed=seed
+        )
     except ValueError as exc:
         return None, [], str(exc)
     items = []
     for cap, truth in zip(val, val_truths, strict=True):
         classes, prob = fitted.predict(cap.cube)
-        item = _make_item(cap, info.task, truth, classes, prob)
+        item = _make_item(cap, spec, truth, classes, prob)
         if item is not None:
             items.append(item)
     return fitted, items, None
@@ -338,24 +325,23 @@ def evaluate_model(
     if reason:
         metrics["baseline_skipped"] = reason
     metrics["headline"] = _headline(metrics["model"], base)
-    curves = _roc_curves(items, base_items)
+    curves = _roc_curves(items, base_items, get_task(info.task))
     files = render_report(metrics, curves)
     return EvaluationReport(metrics=metrics, files=files, headline=metrics["headline"])
 
 
 def _roc_curves(
-    items: Sequence[_Item], base_items: Sequence[_Item]
+    items: Sequence[_Item], base_items: Sequence[_Item], spec: TaskSpec
 ) -> dict[str, tuple[np.ndarray, np.ndarray, float | None]]:
     curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
     for name, group in (("model", items), ("spectral baseline", base_items)):
         heal = [i for i in group if i.healing_prob is not None and i.healing_true is not None]
         if not heal:
             continue
-        masks = [np.isin(i.classes_true, SKIN_CLASSES) for i in heal]
+        masks = [np.isin(i.classes_true, spec.skin_classes) for i in heal]
         y = np.concatenate([i.healing_true[m] for i, m in zip(heal, masks, strict=True)])  # type: ignore[index]
         p = np.concatenate([i.healing_prob[m] for i, m in zip(heal, masks, strict=True)])  # type: ignore[index]
         pts = roc_points(y, p)
         if pts is not None:
-            auc = float(np.trapezoid(pts[1], pts[0]))
-            curves[name] = (pts[0], pts[1], auc)
+            curves[name] = (pts[0], pts[1], roc_auc(y, p))
     return curves

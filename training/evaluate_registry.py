@@ -21,8 +21,9 @@ from torch import nn
 
 from training.evaluate import EvaluationReport, evaluate_model
 from wound.capture import Capture
-from wound.errors import MetadataError, RecordNotFoundError, StoreError
-from wound.networks import ModelInfo, load_network
+from wound.errors import MetadataError, RecordNotFoundError
+from wound.networks import ModelInfo
+from wound.predict import load_model
 from wound.store.base import CaptureStore
 from wound.store.records import ModelRecord
 
@@ -43,14 +44,9 @@ def load_registered(
     task: str | None = None,
     device: str | torch.device = "cpu",
 ) -> RegisteredModel:
-    """The model ``model_id`` (latest of ``task`` when None) with its weights loaded."""
-    record = store.get_model(model_id, task=task)
-    try:
-        info = ModelInfo.model_validate(record.info)
-    except ValueError as exc:
-        raise StoreError(f"model {record.model_id}: info is not a ModelInfo ({exc})") from None
-    weights = store.get_model_file(record.model_id, "weights.pt")
-    return RegisteredModel(record, info, load_network(info, weights, device))
+    """The model ``model_id`` (latest of ``task`` when None) with its weights loaded, by the one
+    model loader (:func:`wound.predict.load_model`, which ``Predictor.from_store`` uses too)."""
+    return RegisteredModel(*load_model(store, model_id, task=task, device=device))
 
 
 def model_json(store: CaptureStore, model_id: str, name: str) -> Any:
@@ -73,6 +69,15 @@ def stored_split(store: CaptureStore, model_id: str) -> tuple[list[str], list[st
             if isinstance(train, list) and isinstance(val, list):
                 return [str(c) for c in train], [str(c) for c in val]
     raise RecordNotFoundError(f"model {model_id} has no split.json with train/val capture ids")
+
+
+def stored_seed(store: CaptureStore, model_id: str) -> int:
+    """The run seed in the model's config.yaml (the spectral baseline's seed at registration)."""
+    record = store.get_model(model_id)
+    if "config.yaml" not in record.files:
+        return 0
+    raw = yaml.safe_load(store.get_model_file(model_id, "config.yaml")) or {}
+    return int(raw.get("seed", 0)) if isinstance(raw, dict) else 0
 
 
 def split_captures(
@@ -113,7 +118,9 @@ def evaluate_registered(
     threshold: float = 0.5,
     device: str | torch.device = "cpu",
 ) -> tuple[RegisteredModel, EvaluationReport]:
-    """Evaluate a registered model on its stored validation split (baseline on its TRAIN split)."""
+    """Evaluate a registered model on its stored validation split (baseline on its TRAIN split,
+    with the run's seed): with the same labels and threshold this reproduces the metrics
+    recorded at registration."""
     reg = load_registered(store, model_id, task=task, device=device)
     train, val = split_captures(store, reg.record.model_id, label=label)
     report = evaluate_model(
@@ -123,6 +130,7 @@ def evaluate_registered(
         train,
         device=device,
         threshold=threshold,
+        seed=stored_seed(store, reg.record.model_id),
         model_id=reg.record.model_id,
         label_name=label,
     )

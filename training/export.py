@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from wound.errors import WoundError
-from wound.networks import DEPTH_CHANNELS, ModelInfo, NetworkSpec
-from wound.taxonomy import DEPTH_NAMES, WOUND_MASK_NAMES
+from wound.networks import ModelInfo, NetworkSpec
+from wound.tasks import get_task
 
 ONNX_OPSET = 17
 ONNX_TOLERANCE = 1e-4
@@ -159,13 +159,17 @@ def network_target(spec: NetworkSpec) -> dict[str, Any]:
 
 
 def _postprocessing(info: ModelInfo) -> str:
-    if info.task == "burn-depth":
-        d = DEPTH_CHANNELS.stop
-        return (
-            f"$lambda y: torch.cat([torch.softmax(y[:, :{d}], dim=1), "
-            f"torch.sigmoid(y[:, {d}:])], dim=1)"
-        )
-    return "$lambda y: torch.softmax(y, dim=1)"
+    """The task's heads activated (:mod:`wound.tasks`), concatenated along the channels."""
+    heads = get_task(info.task).heads
+    if len(heads) == 1:
+        return f"$lambda y: torch.{heads[0].activation}(y, dim=1)"
+    parts = [
+        f"torch.softmax(y[:, {h.start}:{h.stop}], dim=1)"
+        if h.activation == "softmax"
+        else f"torch.sigmoid(y[:, {h.start}:{h.stop}])"
+        for h in heads
+    ]
+    return f"$lambda y: torch.cat([{', '.join(parts)}], dim=1)"
 
 
 def bundle_inference_config(info: ModelInfo) -> dict[str, Any]:
@@ -205,8 +209,8 @@ def bundle_inference_config(info: ModelInfo) -> dict[str, Any]:
         "inferer": {
             "_target_": "SlidingWindowInferer",
             "roi_size": list(info.patch_size),
-            "sw_batch_size": 4,
-            "overlap": 0.25,
+            "sw_batch_size": info.inference.sw_batch_size,
+            "overlap": info.inference.overlap,
             "mode": "gaussian",
         },
         "postprocessing": _postprocessing(info),
@@ -228,11 +232,11 @@ def bundle_metadata(info: ModelInfo, *, model_id: str | None = None) -> dict[str
     """``configs/metadata.json`` in the MONAI model-zoo layout."""
     import monai
 
-    if info.task == "burn-depth":
-        channels = {str(k): f"p({v})" for k, v in DEPTH_NAMES.items()}
-        channels[str(len(channels))] = "p(heals within 21 days)"
-    else:
-        channels = {str(k): f"p({v})" for k, v in WOUND_MASK_NAMES.items()}
+    spec = get_task(info.task)
+    channels = {str(k): f"p({v})" for k, v in spec.class_names.items()}
+    for head in spec.heads[1:]:
+        for c in range(head.start, head.stop):
+            channels[str(c)] = f"p({head.description or head.name})"
     return {
         "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/"
         "0.8.1/meta_schema_20220324.json",

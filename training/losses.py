@@ -1,4 +1,5 @@
-"""Losses: DiceCE on depth + healing BCE on skin pixels (burn-depth); DiceCE (wound-mask)."""
+"""Losses by the task's heads (:mod:`wound.tasks`): DiceCE on the class head, plus a BCE on skin
+pixels for a healing head (burn-depth: depth + healing; wound-mask: DiceCE only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from monai.losses import DiceCELoss
 from torch import nn
 from torch.nn import functional as F
 
-from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL
+from wound.tasks import Head, get_task
 
 
 class BurnDepthLoss(nn.Module):
@@ -17,19 +18,25 @@ class BurnDepthLoss(nn.Module):
     counts skin pixels (depth > 0); a batch without skin contributes zero.
     """
 
-    def __init__(self, healing_weight: float = 1.0) -> None:
+    def __init__(self, healing_weight: float = 1.0, *, task: str = "burn-depth") -> None:
         super().__init__()
+        spec = get_task(task)
+        healing = spec.head("healing")
+        if healing is None:
+            raise ValueError(f"task {task} has no healing head")
         self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True)
         self.healing_weight = healing_weight
+        self.classes: Head = spec.class_head
+        self.healing: Head = healing
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         depth = label[:, 0:1].long()
         healing = label[:, 1:2].float()
-        loss = self.dice_ce(logits[:, DEPTH_CHANNELS], depth)
+        loss = self.dice_ce(logits[:, self.classes.channels], depth)
         skin = (depth > 0).float()
         bce = F.binary_cross_entropy_with_logits(
-            logits[:, HEALING_CHANNEL : HEALING_CHANNEL + 1], healing, reduction="none"
+            logits[:, self.healing.channels], healing, reduction="none"
         )
         heal = (bce * skin).sum() / skin.sum().clamp_min(1.0)
         return loss + self.healing_weight * heal
@@ -47,8 +54,7 @@ class WoundMaskLoss(nn.Module):
 
 
 def build_loss(task: str, *, healing_weight: float = 1.0) -> nn.Module:
-    if task == "burn-depth":
-        return BurnDepthLoss(healing_weight)
-    if task == "wound-mask":
-        return WoundMaskLoss()
-    raise ValueError(f"unknown task {task!r}")
+    """The loss of ``task``: with a healing head, class DiceCE + healing BCE; else DiceCE."""
+    if get_task(task).has_healing:  # ValueError for an unknown task
+        return BurnDepthLoss(healing_weight, task=task)
+    return WoundMaskLoss()

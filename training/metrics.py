@@ -4,8 +4,12 @@ Segmentation (burn depth): per-class Dice and IoU with MONAI's ``DiceMetric`` / 
 one-hot maps (per image, then averaged over the images whose truth holds the class), the same
 pooled over all pixels (from the confusion matrix), pixel accuracy and the confusion matrix.
 
-Binary probability maps (healing head): ROC AUC, sensitivity / specificity at an operating point,
-the Youden-optimal threshold, expected calibration error with a reliability table.
+Binary probability maps (healing head): ROC AUC (:func:`roc_auc`, the one AUC of the project,
+also used during training), sensitivity / specificity at an operating point, the Youden-optimal
+threshold, expected calibration error with a reliability table.
+
+Validation during training (:func:`validation_scores`): the task's metrics (:mod:`wound.tasks`)
+from the same functions.
 
 Binary masks (wound): Dice, IoU, precision, both pooled over all pixels ("pooled") and computed per
 image then averaged ("per_image_mean").
@@ -22,6 +26,8 @@ import torch
 from monai.metrics import DiceMetric, MeanIoU
 from monai.networks.utils import one_hot
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+
+from wound.tasks import TaskSpec
 
 #: Skin-pigmentation tertiles of the Fitzpatrick scale (I-II light, III-IV medium, V-VI dark).
 FITZPATRICK_TERTILES: dict[str, tuple[int, ...]] = {
@@ -123,6 +129,15 @@ def segmentation_metrics(
 # --- binary probabilities ---------------------------------------------------------------------
 
 
+def roc_auc(y_true: np.ndarray, y_prob: np.ndarray) -> float:
+    """ROC AUC of probabilities ``y_prob`` against 0/1 ``y_true`` (every pixel, sklearn's
+    ``roc_auc_score``); NaN when ``y_true`` holds one class only."""
+    y_true = np.asarray(y_true).astype(np.uint8).ravel()
+    if len(np.unique(y_true)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y_true, np.asarray(y_prob, dtype=np.float64).ravel()))
+
+
 def youden_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> float | None:
     """Threshold maximising sensitivity + specificity - 1 (None when one class is absent)."""
     if len(np.unique(y_true)) < 2:
@@ -170,8 +185,7 @@ def binary_metrics(
     fn = int((~pred & (y_true == 1)).sum())
     tn = int((~pred & (y_true == 0)).sum())
     fp = int((pred & (y_true == 0)).sum())
-    both = len(np.unique(y_true)) == 2
-    auc = float(roc_auc_score(y_true, y_prob)) if both else float("nan")
+    auc = roc_auc(y_true, y_prob)
     youden = youden_threshold(y_true, y_prob)
     out: dict[str, Any] = {
         "pixels": int(y_true.size),
@@ -232,3 +246,58 @@ def mask_metrics(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> d
         "pooled": {k: _nan_to_none(v) for k, v in pooled.items()},
         "per_image_mean": mean,
     }
+
+
+# --- validation during training ---------------------------------------------------------------
+
+
+def validation_scores(
+    spec: TaskSpec,
+    preds: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    healing_probs: Sequence[np.ndarray] | None = None,
+    healing_truths: Sequence[np.ndarray] | None = None,
+) -> dict[str, float]:
+    """The task's validation metrics (``spec.metrics``) over whole captures.
+
+    ``dice`` / ``depth_dice``: MONAI Dice per image and class (classes absent from an image's
+    truth skipped), averaged over images, then over the non-background classes present;
+    ``depth_accuracy``: pixel accuracy on skin pixels (truth in ``spec.skin_classes``);
+    ``healing_auc``: :func:`roc_auc` of the healing probabilities on skin pixels, pooled.
+    """
+    dice_img, _ = per_image_class_scores(preds, truths, spec.n_classes)
+
+    def class_dice() -> float:
+        with np.errstate(all="ignore"):
+            per_class = [
+                float(np.nanmean(dice_img[:, c]))
+                for c in range(1, spec.n_classes)
+                if np.isfinite(dice_img[:, c]).any()
+            ]
+        return float(np.mean(per_class)) if per_class else float("nan")
+
+    def skin(truth: np.ndarray) -> np.ndarray:
+        return np.isin(truth, spec.skin_classes)
+
+    def accuracy() -> float:
+        right = sum(
+            int((p[skin(t)] == t[skin(t)]).sum()) for p, t in zip(preds, truths, strict=True)
+        )
+        total = sum(int(skin(t).sum()) for t in truths)
+        return right / total if total else float("nan")
+
+    def healing_auc() -> float:
+        if not healing_probs or healing_truths is None:
+            return float("nan")
+        masks = [skin(t) for t in truths]
+        y = np.concatenate([h[m] for h, m in zip(healing_truths, masks, strict=True)])
+        p = np.concatenate([h[m] for h, m in zip(healing_probs, masks, strict=True)])
+        return roc_auc(y, p)
+
+    compute = {
+        "dice": class_dice,
+        "depth_dice": class_dice,
+        "depth_accuracy": accuracy,
+        "healing_auc": healing_auc,
+    }
+    return {name: compute[name]() for name in spec.metrics}

@@ -37,7 +37,7 @@ from training.data import (
     split_by_subject,
 )
 from training.distributed import DistContext, barrier, setup, teardown
-from training.engine import CHECKPOINT, METRICS_LOG, EpochHook, Trainer
+from training.engine import CHECKPOINT, METRICS_LOG, EpochHook, Trainer, model_info
 from training.transforms import deterministic_transforms, random_transforms
 from wound.capture import Capture
 from wound.networks import ModelInfo, build_network
@@ -185,7 +185,15 @@ def train(
         set_determinism(seed=config.seed)  # same model init on every rank and every resume
         model = build_network(resolved.network)
         trainer = Trainer(
-            resolved, ctx, model, dataset, split.val, mean=mean, std=std, run_dir=run_dir
+            resolved,
+            ctx,
+            model,
+            dataset,
+            split.val,
+            mean=mean,
+            std=std,
+            run_dir=run_dir,
+            wavelengths=items[0].wavelengths,
         )
         if resume:
             trainer.load_checkpoint(run_dir / CHECKPOINT)
@@ -194,15 +202,7 @@ def train(
         best = build_network(resolved.network)
         best.load_state_dict(state.best_state)
         best = best.to(ctx.device).eval()
-        info = ModelInfo(
-            task=resolved.task,
-            network=resolved.network,
-            wavelengths_nm=items[0].wavelengths,
-            band_mean=mean,
-            band_std=std,
-            patch_size=resolved.patch_size,
-            metrics=state.best_metrics,
-        )
+        info = model_info(resolved, items[0].wavelengths, mean, std, state.best_metrics)
         result = TrainResult(
             model=best,
             model_info=info,

@@ -1,31 +1,50 @@
-"""Network factory (MONAI networks) and the model bundle format shared by training and inference.
+"""Network factory (MONAI networks), the model bundle format shared by training and inference,
+and the two input contracts of a model: the sizes its network accepts (:func:`size_divisor`) and
+the wavelengths it was trained on (:func:`check_wavelengths`).
 
-Output channels by task:
-- ``burn-depth``: 7 channels = 6 depth-class logits (ids of :mod:`wound.taxonomy`) + 1 healing
-  logit ("heals within 21 days"), in that order.
-- ``wound-mask``: 2 channels = background / wound logits.
+Output channels by task: :mod:`wound.tasks` (``TaskSpec.heads``; e.g. burn-depth = 6 depth-class
+logits + 1 healing logit, wound-mask = background / wound logits).
 
 A registered model (``CaptureStore.put_model``) holds ``weights.pt`` (state_dict), ``config.yaml``
 (resolved run config), ``metrics.json``, ``report.md`` and plots; its ``info`` carries
 :class:`ModelInfo` (``ModelInfo.model_dump(mode="json")``) so inference needs nothing from
-``training/``.
+``training/``. ``ModelInfo.inference`` holds the inference settings (window, overlap, TTA) the
+model was evaluated with and is deployed with; records written before it existed get the defaults.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any, Literal
+import math
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
+import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from torch import nn
 
-Task = Literal["burn-depth", "wound-mask"]
-NetworkName = Literal["unet", "segresnet", "flexunet", "swinunetr"]
+from wound.errors import BandMismatchError
+from wound.tasks import TASKS, get_task
 
-TASK_OUT_CHANNELS: dict[str, int] = {"burn-depth": 7, "wound-mask": 2}
-DEPTH_CHANNELS = slice(0, 6)
-HEALING_CHANNEL = 6
+
+def _known_task(name: str) -> str:
+    get_task(name)  # ValueError naming the known tasks
+    return name
+
+
+#: A task name of :data:`wound.tasks.TASKS`.
+Task = Annotated[str, AfterValidator(_known_task)]
+NetworkName = Literal["unet", "segresnet", "flexunet", "swinunetr"]
+RoiMode = Literal["auto", "patch", "whole"]
+
+TASK_OUT_CHANNELS: dict[str, int] = {name: spec.out_channels for name, spec in TASKS.items()}
+
+#: Wavelength tolerance: a capture's band centres may differ from the model's by at most this
+#: (nm). Multispectral filter bands of wound cameras are 10-40 nm wide (FWHM), so a 5 nm shift of
+#: a band centre changes the reflectance a band integrates far less than skin tone or
+#: illumination do; a different band set (e.g. 540 vs 560 nm) is refused. See docs/references.md.
+WAVELENGTH_TOLERANCE_NM = 5.0
 
 
 class NetworkSpec(BaseModel):
@@ -44,6 +63,22 @@ class NetworkSpec(BaseModel):
     feature_size: int = 24  # swinunetr only
 
 
+class InferenceSettings(BaseModel):
+    """How the model is run on a capture (the predictor's settings, saved with the model).
+
+    ``roi``: ``auto`` (the whole image as one window up to 4 Mpx), ``patch`` (the training patch
+    size), ``whole``, or a window size; ``overlap`` of sliding windows; ``tta``: average over
+    flips; ``sw_batch_size``: windows per forward pass.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    roi: RoiMode | tuple[int, int] = "auto"
+    overlap: float = Field(0.25, ge=0, lt=1)
+    tta: bool = False
+    sw_batch_size: int = Field(8, ge=1)
+
+
 class ModelInfo(BaseModel):
     """What inference needs to run a registered model."""
 
@@ -55,6 +90,7 @@ class ModelInfo(BaseModel):
     band_mean: tuple[float, ...]  # per-band normalisation: (x - mean) / std
     band_std: tuple[float, ...]
     patch_size: tuple[int, int] = (128, 128)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
     metrics: dict[str, Any] = {}
 
 
@@ -111,3 +147,55 @@ def load_network(info: ModelInfo, weights: bytes, device: str | torch.device = "
     state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def size_divisor(spec: NetworkSpec) -> int:
+    """Input sizes the network accepts are multiples of this.
+
+    MONAI's UNet downsamples by each stride in turn (a stride-s convolution, padding 1) and
+    upsamples back with a stride-s transposed convolution, so every level needs a size divisible
+    by its stride: the product of the strides (``2**len(strides)`` only when all are 2).
+    SegResNet (default ``blocks_down``) halves 3 times; FlexibleUNet and SwinUNETR 5 times.
+    """
+    if spec.name == "unet":
+        return math.prod(spec.strides) if spec.strides else 1
+    if spec.name == "segresnet":
+        return 8
+    return 32
+
+
+def wavelength_mismatch(
+    have: Sequence[float],
+    want: Sequence[float],
+    *,
+    tolerance_nm: float = WAVELENGTH_TOLERANCE_NM,
+) -> str | None:
+    """Why bands ``have`` (nm) do not match ``want`` (nm), or None when they do: same count and
+    every band centre within ``tolerance_nm`` (:data:`WAVELENGTH_TOLERANCE_NM`)."""
+    h, w = np.asarray(have, dtype=float), np.asarray(want, dtype=float)
+    wanted = ", ".join(f"{x:g}" for x in w)
+    if h.shape != w.shape:
+        return f"capture has {h.size} bands, the model expects {w.size} ({wanted} nm)"
+    if h.size == 0:
+        return None
+    diff = np.abs(h - w)
+    if diff.max() > tolerance_nm:
+        i = int(diff.argmax())
+        return (
+            f"band {i} is {h[i]:g} nm, the model expects {w[i]:g} nm "
+            f"(tolerance {tolerance_nm:g} nm)"
+        )
+    return None
+
+
+def check_wavelengths(
+    have: Sequence[float],
+    want: Sequence[float],
+    *,
+    source: str | None = None,
+    tolerance_nm: float = WAVELENGTH_TOLERANCE_NM,
+) -> None:
+    """BandMismatchError naming ``source`` unless :func:`wavelength_mismatch` finds none."""
+    problem = wavelength_mismatch(have, want, tolerance_nm=tolerance_nm)
+    if problem is not None:
+        raise BandMismatchError(source, f"wavelengths: {problem}")

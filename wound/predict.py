@@ -4,13 +4,17 @@ Cubes are band-normalised (``(x - band_mean) / band_std`` from :class:`ModelInfo
 across captures of the same shape, and run through :class:`monai.inferers.SlidingWindowInferer`
 with Gaussian blending (windows of several captures share one ``sw_batch_size`` batch). Optional
 flip test-time augmentation averages the probabilities of the identity, vertical, horizontal and
-double flips. ``torch.inference_mode``; on CUDA, autocast (AMP) and channels-last.
+double flips. ``torch.inference_mode``; on CUDA, autocast (AMP, float16) and channels-last.
+The window, overlap and TTA default to the model's own saved settings (``ModelInfo.inference``),
+so evaluation, validation during training and deployment run the same path. Output channels
+are activated per the task's heads (:mod:`wound.tasks`: softmax for the class head, sigmoid for
+the healing head).
 
 Uncertainty (per pixel, in [0, 1]) is documented here and used by :mod:`wound.scoring`:
 
 - depth part: normalised predictive entropy of the class probabilities,
   ``-sum p log p / log K`` (K classes; 0 = one class certain, 1 = uniform);
-- healing part (burn-depth only, skin pixels): ``1 - |2 p_heal - 1|`` (0 when the healing
+- healing part (tasks with a healing head, skin pixels): ``1 - |2 p_heal - 1|`` (0 when the healing
   probability is 0 or 1, 1 when it is 0.5);
 - uncertainty = the larger of the two. With TTA the probabilities are averaged over the flips
   first, so disagreement between flips raises both parts.
@@ -22,7 +26,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,12 +34,13 @@ from monai.inferers import SlidingWindowInferer
 from torch import nn
 
 from wound.capture import Capture
-from wound.errors import BandMismatchError
-from wound.networks import DEPTH_CHANNELS, HEALING_CHANNEL, ModelInfo, load_network
+from wound.errors import BandMismatchError, StoreError
+from wound.networks import ModelInfo, RoiMode, check_wavelengths, load_network, size_divisor
 from wound.store.base import CaptureStore
-from wound.taxonomy import WOUND_CLASSES
+from wound.store.records import ModelRecord
+from wound.tasks import TaskSpec, get_task
 
-RoiMode = Literal["auto", "patch", "whole"]
+__all__ = ["Prediction", "Predictor", "RoiMode", "load_model", "size_divisor"]
 #: Default pixels per forward batch on the CPU (4 captures of 256 x 256): on a 2-core CPU the
 #: small UNet runs ~1.4x faster per capture at batch 4 than at batch 16 (cache locality).
 CPU_BATCH_PIXELS = 1 << 18
@@ -46,9 +51,9 @@ FLIPS: tuple[tuple[int, ...], ...] = ((), (-2,), (-1,), (-2, -1))
 class Prediction:
     """Per-pixel outputs of one capture.
 
-    ``probabilities``: K x H x W class probabilities (6 depth classes for ``burn-depth``,
-    background/wound for ``wound-mask``); ``labels``: argmax (uint8); ``healing_prob``: sigmoid
-    of the healing channel, 0 outside skin (burn-depth only); ``uncertainty``: float32 in [0, 1].
+    ``probabilities``: K x H x W class probabilities (the task's classes, :mod:`wound.tasks`);
+    ``labels``: argmax (uint8); ``healing_prob``: sigmoid of the healing channel, 0 outside skin
+    (tasks with a healing head only); ``uncertainty``: float32 in [0, 1].
     """
 
     task: str
@@ -61,42 +66,52 @@ class Prediction:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
+    def spec(self) -> TaskSpec:
+        return get_task(self.task)
+
+    @property
     def depth_probs(self) -> np.ndarray:
-        if self.task != "burn-depth":
+        if self.spec.class_map != "depth":
             raise ValueError(f"a {self.task} model has no depth probabilities")
         return self.probabilities
 
     @property
     def depth_map(self) -> np.ndarray:
-        if self.task != "burn-depth":
+        if self.spec.class_map != "depth":
             raise ValueError(f"a {self.task} model has no depth map")
         return self.labels
 
     @property
     def wound_prob(self) -> np.ndarray:
-        """Probability of wound: class 1 of a wound-mask model, burn classes 2-5 summed."""
-        if self.task == "wound-mask":
-            return self.probabilities[1]
-        return self.probabilities[list(WOUND_CLASSES)].sum(axis=0)
+        """Probability of wound: the task's wound classes summed (burn classes 2-5, or wound)."""
+        wound = list(self.spec.wound_classes)
+        if len(wound) == 1:
+            return self.probabilities[wound[0]]
+        return self.probabilities[wound].sum(axis=0)
 
     @property
     def wound_mask(self) -> np.ndarray:
-        if self.task == "wound-mask":
-            return self.labels == 1
         lut = np.zeros(256, dtype=bool)  # a lookup is faster than np.isin on large maps
-        lut[list(WOUND_CLASSES)] = True
+        lut[list(self.spec.wound_classes)] = True
         return lut[self.labels]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Compact maps for the store: labels uint8, probabilities and uncertainty float16."""
-        out = {"uncertainty": _float16(self.uncertainty)}
-        if self.task == "burn-depth":
-            out["depth"] = self.labels.astype(np.uint8)
-            assert self.healing_prob is not None
-            out["healing_prob"] = _float16(self.healing_prob)
-        else:
-            out["wound"] = self.labels.astype(np.uint8)
-            out["wound_prob"] = _float16(self.wound_prob)
+        """Compact maps for the store (the task's ``map_names``): the class map uint8,
+        probabilities and uncertainty float16."""
+        spec = self.spec
+        out: dict[str, np.ndarray] = {}
+        for name in spec.map_names:
+            if name == spec.class_map:
+                out[name] = self.labels.astype(np.uint8)
+            elif name == "uncertainty":
+                out[name] = _float16(self.uncertainty)
+            elif name == "healing_prob":
+                assert self.healing_prob is not None
+                out[name] = _float16(self.healing_prob)
+            elif name == "wound_prob":
+                out[name] = _float16(self.wound_prob)
+            else:
+                raise ValueError(f"task {self.task}: no map called {name!r}")
         return out
 
 
@@ -111,16 +126,17 @@ class Predictor:
         model_id: str = "",
         model_version: str = "",
         device: str | torch.device | None = None,
-        roi: RoiMode | tuple[int, int] = "auto",
-        overlap: float = 0.25,
-        sw_batch_size: int = 8,
-        tta: bool = False,
+        roi: RoiMode | tuple[int, int] | None = None,
+        overlap: float | None = None,
+        sw_batch_size: int | None = None,
+        tta: bool | None = None,
         amp: bool = True,
         channels_last: bool | None = None,
         max_batch_pixels: int | None = None,
         max_window_pixels: int = 1 << 22,
     ) -> None:
         self.info = info
+        self.spec = get_task(info.task)
         self.model_id = model_id
         self.model_version = model_version
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -130,17 +146,18 @@ class Predictor:
         self.network = network.to(self.device).eval()
         if self.channels_last:
             self.network = self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.roi = roi
-        self.overlap = overlap
-        self.sw_batch_size = sw_batch_size
-        self.tta = tta
+        saved = info.inference  # the model's own settings, unless overridden
+        self.roi: RoiMode | tuple[int, int] = saved.roi if roi is None else roi
+        self.overlap = saved.overlap if overlap is None else overlap
+        self.sw_batch_size = saved.sw_batch_size if sw_batch_size is None else sw_batch_size
+        self.tta = saved.tta if tta is None else tta
         if max_batch_pixels is None:  # CPU: small batches keep activations in cache
             max_batch_pixels = 1 << 20 if cuda else CPU_BATCH_PIXELS
         self.max_batch_pixels = max_batch_pixels
         self.max_window_pixels = max_window_pixels
         self._mean = torch.tensor(info.band_mean, dtype=torch.float32, device=self.device)
         self._std = torch.tensor(info.band_std, dtype=torch.float32, device=self.device)
-        self._divisor = size_divisor(info)
+        self._divisor = size_divisor(info.network)
         self._inferers: dict[tuple[int, int], SlidingWindowInferer] = {}
 
     @classmethod
@@ -154,10 +171,7 @@ class Predictor:
         **options: object,
     ) -> Predictor:
         """Load a registered model (``model_id``, else the latest of ``task``, else the latest)."""
-        record = store.get_model(model_id, task=task)
-        info = ModelInfo.model_validate(record.info)
-        weights = store.get_model_file(record.model_id, "weights.pt")
-        network = load_network(info, weights, "cpu")
+        record, info, network = load_model(store, model_id, task=task)
         version = str(record.info.get("version") or record.created_at.isoformat())
         return cls(
             network,
@@ -165,7 +179,7 @@ class Predictor:
             model_id=record.model_id,
             model_version=version,
             device=device,
-            **options,  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]  # the keyword options of __init__
         )
 
     @property
@@ -179,8 +193,8 @@ class Predictor:
     def predict_many(self, captures: Sequence[Capture | np.ndarray]) -> list[Prediction]:
         """Predict several captures, batching same-shape cubes together (order kept)."""
         cubes = [c.cube if isinstance(c, Capture) else c for c in captures]
-        for cube in cubes:
-            self._check_bands(cube)
+        for capture in captures:
+            self._check_bands(capture)
         results: list[Prediction | None] = [None] * len(cubes)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, cube in enumerate(cubes):
@@ -239,7 +253,10 @@ class Predictor:
     def normalise(self, cubes: Sequence[np.ndarray]) -> torch.Tensor:
         """``(x - band_mean) / band_std`` as an N x C x H x W float32 tensor on the device."""
         if len(cubes) == 1:
-            batch = torch.from_numpy(np.asarray(cubes[0], dtype=np.float32))[None]
+            cube = np.asarray(cubes[0], dtype=np.float32)
+            if not cube.flags.writeable:  # e.g. a memory-mapped TIFF: torch wants a writable buffer
+                cube = cube.copy()
+            batch = torch.from_numpy(cube)[None]
         else:
             batch = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in cubes]))
         batch = batch.to(self.device, non_blocking=True)
@@ -255,18 +272,38 @@ class Predictor:
         out: torch.Tensor = self.network(x)
         return out
 
-    def _check_bands(self, cube: np.ndarray) -> None:
+    def _check_bands(self, capture: Capture | np.ndarray) -> None:
+        """A capture's wavelengths must match the model's (:func:`check_wavelengths`); a bare
+        cube is checked for its band count only."""
+        cube = capture.cube if isinstance(capture, Capture) else capture
         if cube.ndim != 3 or cube.shape[0] != self.info.network.in_channels:
             raise BandMismatchError(
-                None,
+                _source(capture),
                 f"cube {tuple(cube.shape)} does not match the model's "
                 f"{self.info.network.in_channels} bands",
             )
+        if isinstance(capture, Capture):
+            check_wavelengths(
+                capture.wavelengths, self.info.wavelengths_nm, source=_source(capture)
+            )
 
     @torch.inference_mode()
-    def _predict_batch(self, cubes: Sequence[np.ndarray]) -> list[Prediction]:
+    def predict_with_logits(self, capture: Capture | np.ndarray) -> tuple[Prediction, torch.Tensor]:
+        """The prediction of one capture and the raw logits of its un-flipped pass
+        (``1 x out_channels x H x W``, float32, on the device): validation scores the first and
+        computes the loss from the second without a second forward pass."""
+        self._check_bands(capture)
+        cube = capture.cube if isinstance(capture, Capture) else capture
+        keep: list[torch.Tensor] = []
+        (pred,) = self._predict_batch([cube], keep_logits=keep)
+        return pred, keep[0]
+
+    @torch.inference_mode()
+    def _predict_batch(
+        self, cubes: Sequence[np.ndarray], keep_logits: list[torch.Tensor] | None = None
+    ) -> list[Prediction]:
         t0 = time.perf_counter()
-        probs, heal = self._probabilities(self.normalise(cubes))
+        probs, heal = self._probabilities(self.normalise(cubes), keep_logits)
         labels, uncertainty = _labels_uncertainty(probs, heal)
         # zero-copy views on the CPU; one transfer each on an accelerator
         probs_np = probs.float().cpu().numpy()
@@ -288,9 +325,11 @@ class Predictor:
             for i in range(len(cubes))
         ]
 
-    def _probabilities(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Class probabilities (softmax) and, for burn-depth, the healing sigmoid (N x H x W);
-        averaged over the flips with TTA."""
+    def _probabilities(
+        self, batch: torch.Tensor, keep_logits: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Class probabilities (softmax) and, with a healing head, the healing sigmoid
+        (N x H x W); averaged over the flips with TTA."""
         flips = FLIPS if self.tta else ((),)
         probs: torch.Tensor | None = None
         heal: torch.Tensor | None = None
@@ -299,7 +338,9 @@ class Predictor:
             logits = self.forward_logits(x)
             if dims:
                 logits = torch.flip(logits, dims)
-            p, h = _activate(logits, self.task)
+            elif keep_logits is not None:
+                keep_logits.append(logits.clone())
+            p, h = _activate(logits, self.spec)
             probs = p if probs is None else probs.add_(p)
             if h is not None:
                 heal = h if heal is None else heal.add_(h)
@@ -311,11 +352,48 @@ class Predictor:
         return probs, heal
 
 
-def _activate(logits: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if task == "burn-depth":
-        depth = torch.softmax(logits[:, DEPTH_CHANNELS], dim=1)
-        return depth, torch.sigmoid(logits[:, HEALING_CHANNEL])
-    return torch.softmax(logits, dim=1), None
+def _activate(logits: torch.Tensor, spec: TaskSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Class probabilities (softmax over the class head) and the healing probability (sigmoid
+    of the healing head, N x H x W) or None."""
+    head = spec.class_head
+    cls = logits if head.width == logits.shape[1] else logits[:, head.channels]
+    probs = torch.softmax(cls, dim=1)
+    healing = spec.head("healing")
+    if healing is None:
+        return probs, None
+    return probs, torch.sigmoid(logits[:, healing.start])
+
+
+def _source(capture: Capture | np.ndarray) -> str | None:
+    if isinstance(capture, Capture):
+        return capture.metadata.capture_id or capture.identity()
+    return None
+
+
+def load_model(
+    store: CaptureStore,
+    model_id: str | None = None,
+    *,
+    task: str | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[ModelRecord, ModelInfo, nn.Module]:
+    """The one model loader: a registered model's record, info and network (eval mode).
+
+    ``model_id``, else the latest model of ``task``, else the latest model. StoreError when the
+    record's info is not a :class:`ModelInfo`.
+    """
+    record = store.get_model(model_id, task=task)
+    info = model_info(record.info, record.model_id)
+    weights = store.get_model_file(record.model_id, "weights.pt")
+    return record, info, load_network(info, weights, device)
+
+
+def model_info(info: dict[str, Any], model_id: str) -> ModelInfo:
+    """``info`` of a model record as a :class:`ModelInfo` (StoreError naming the model)."""
+    try:
+        return ModelInfo.model_validate(info)
+    except ValueError as exc:
+        raise StoreError(f"model {model_id}: info is not a ModelInfo ({exc})") from None
 
 
 def _labels_uncertainty(
@@ -353,13 +431,3 @@ def _float16(array: np.ndarray) -> np.ndarray:
     if not array.flags.writeable:  # torch.from_numpy wants a writable buffer
         return array.astype(np.float16)
     return torch.from_numpy(array).half().numpy()
-
-
-def size_divisor(info: ModelInfo) -> int:
-    """Input sizes the network accepts are multiples of this (window rounding for ``whole``)."""
-    spec = info.network
-    if spec.name == "unet":
-        return int(np.prod(spec.strides)) if spec.strides else 1
-    if spec.name == "segresnet":
-        return 8
-    return 32

@@ -4,7 +4,9 @@ Runs before any prediction. Each check yields a refusal (``reasons``) or a non-b
 (``flags``); a capture is ok when there is no refusal. The thresholds are the documented fields
 of :class:`QualityLimits` (defaults below):
 
-- wavelengths: same band count as the model, each band within ``wavelength_tolerance_nm``;
+- wavelengths: same band count as the model, each band within ``wavelength_tolerance_nm``
+  (default :data:`wound.networks.WAVELENGTH_TOLERANCE_NM`, the one check of
+  :func:`wound.networks.wavelength_mismatch` that the predictor and evaluation apply too);
 - saturated: in any band, more than ``max_saturated_fraction`` of pixels at or above
   ``saturation_level`` (reflectance near 1.0: clipped sensor);
 - too dark: the ``bright_percentile`` of the band-averaged reflectance below ``min_bright_level``
@@ -43,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from threadpoolctl import ThreadpoolController
 
 from wound.capture import Capture
+from wound.networks import WAVELENGTH_TOLERANCE_NM, wavelength_mismatch
 
 
 class QualityLimits(BaseModel):
@@ -50,7 +53,7 @@ class QualityLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    wavelength_tolerance_nm: float = Field(default=5.0, gt=0)
+    wavelength_tolerance_nm: float = Field(default=WAVELENGTH_TOLERANCE_NM, gt=0)
     saturation_level: float = Field(default=0.98, description="Reflectance counted as saturated.")
     max_saturated_fraction: float = Field(
         default=0.05, description="Refuse above this share, any band."
@@ -354,25 +357,10 @@ def _hann(hh: int, ww: int) -> np.ndarray:
 def _check_wavelengths(
     have: tuple[float, ...], want: tuple[float, ...], lim: QualityLimits
 ) -> list[QualityIssue]:
-    if len(have) != len(want):
-        return [
-            QualityIssue(
-                code="wavelengths",
-                message=f"wavelengths: capture has {len(have)} bands, the model expects "
-                f"{len(want)} ({', '.join(f'{x:g}' for x in want)} nm)",
-            )
-        ]
-    diff = np.abs(np.asarray(have) - np.asarray(want))
-    if diff.max() > lim.wavelength_tolerance_nm:
-        i = int(diff.argmax())
-        return [
-            QualityIssue(
-                code="wavelengths",
-                message=f"wavelengths: band {i} is {have[i]:g} nm, the model expects {want[i]:g} nm"
-                f" (tolerance {lim.wavelength_tolerance_nm:g} nm)",
-            )
-        ]
-    return []
+    problem = wavelength_mismatch(have, want, tolerance_nm=lim.wavelength_tolerance_nm)
+    if problem is None:
+        return []
+    return [QualityIssue(code="wavelengths", message=f"wavelengths: {problem}")]
 
 
 def _verdict(

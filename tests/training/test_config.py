@@ -61,7 +61,7 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
         ({"patch_size": [60, 60]}, "multiple of 8"),
         ({"data": {"source": "phantom", "label": "latest"}}, "only has ground truth"),
         ({"data": {"source": "store", "label": 0}}, "versions start at 1"),
-        ({"early_stopping": {"metric": "dice"}}, "wound-mask only"),
+        ({"early_stopping": {"metric": "dice"}}, "does not apply to task burn-depth"),
     ],
 )
 def test_inconsistent_configs_refused(update: dict, match: str) -> None:

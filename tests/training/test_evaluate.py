@@ -65,13 +65,14 @@ def spectral_capture(i: int, *, size: int = 32, fitz: int | None = None) -> Capt
 
 
 def oracle_capture(i: int, *, size: int = 32, fitz: int | None = None) -> Capture:
-    """7 'bands' that ARE the logits of the truth: an identity network predicts perfectly."""
+    """7 'bands' (0/1 reflectance) that, normalised by :data:`ORACLE_NORM`, ARE the logits of
+    the truth (one-hot depth x 8, healing +-4): an identity network predicts perfectly."""
     rng = np.random.default_rng(i)
     depth = _depth_map(rng, size)
     healing = np.isin(depth, (1, 2, 3)).astype(np.uint8)
     cube = np.zeros((7, size, size), np.float32)
-    cube[:6] = np.eye(6, dtype=np.float32)[depth].transpose(2, 0, 1) * 8.0
-    cube[6] = np.where(healing > 0, 4.0, -4.0)
+    cube[:6] = np.eye(6, dtype=np.float32)[depth].transpose(2, 0, 1)
+    cube[6] = healing
     return Capture(
         cube=cube,
         wavelengths=tuple(500.0 + 10 * k for k in range(7)),
@@ -80,16 +81,19 @@ def oracle_capture(i: int, *, size: int = 32, fitz: int | None = None) -> Captur
     ).validate()
 
 
+#: Band mean / std that turn an oracle cube into logits: (x - mean) / std.
+ORACLE_NORM = {"band_mean": (0.0,) * 6 + (0.5,), "band_std": (0.125,) * 7}
+
+
 def _info(spec: NetworkSpec, wavelengths: tuple[float, ...], **kw: object) -> ModelInfo:
     n = len(wavelengths)
+    fields: dict[str, object] = {"band_mean": (0.0,) * n, "band_std": (1.0,) * n, **kw}
     return ModelInfo(
         task="burn-depth",
         network=spec,
         wavelengths_nm=wavelengths,
-        band_mean=(0.0,) * n,
-        band_std=(1.0,) * n,
         patch_size=(32, 32),
-        **kw,  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -101,7 +105,7 @@ def oracle_report() -> EvaluationReport:
     val = [oracle_capture(i, fitz=FITZ[i % 6]) for i in range(6)]
     train = [oracle_capture(100 + i) for i in range(4)]
     spec = NetworkSpec(in_channels=7, out_channels=7)
-    info = _info(spec, val[0].wavelengths)
+    info = _info(spec, val[0].wavelengths, **ORACLE_NORM)
     return evaluate_model(nn.Identity(), info, val, train, model_id="oracle")
 
 
@@ -177,7 +181,7 @@ def test_random_network_is_worse_than_baseline(spectral_report: EvaluationReport
 
 def test_wrong_bands_name_the_capture() -> None:
     spec = NetworkSpec(in_channels=8, out_channels=7, channels=(4, 8), strides=(2,))
-    info = _info(spec, tuple(w + 5 for w in WAVELENGTHS8))
+    info = _info(spec, tuple(w + 10 for w in WAVELENGTHS8))  # beyond the 5 nm tolerance
     cap = spectral_capture(1)
     with pytest.raises(BandMismatchError, match="cap-001"):
         evaluate_model(build_network(spec), info, [cap], [])
@@ -186,7 +190,7 @@ def test_wrong_bands_name_the_capture() -> None:
 def test_no_labels_is_a_clear_error() -> None:
     spec = NetworkSpec(in_channels=7, out_channels=7)
     cap = oracle_capture(3)
-    info = _info(spec, cap.wavelengths)
+    info = _info(spec, cap.wavelengths, **ORACLE_NORM)
     with pytest.raises(ValueError, match="none of the 1 validation captures has labels"):
         evaluate_model(nn.Identity(), info, [cap], [], labels={})
 
@@ -200,7 +204,7 @@ def test_labels_from_mapping_and_callable() -> None:
     assert resolve_truth(cap, "truth") is cap.truth
     # labels that disagree with the truth lower the score: the labels are really used
     spec = NetworkSpec(in_channels=7, out_channels=7)
-    info = _info(spec, cap.wavelengths)
+    info = _info(spec, cap.wavelengths, **ORACLE_NORM)
     rep = evaluate_model(nn.Identity(), info, [cap], [], labels={"cap-004": zero})
     assert rep.metrics["model"]["depth"]["pixel_accuracy"] < 0.5
     assert rep.metrics["baseline"] is None and "baseline_skipped" in rep.metrics

@@ -15,7 +15,6 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
-from training.evaluate import predict_logits
 from training.export import (
     ExportError,
     export_model,
@@ -25,6 +24,7 @@ from training.export import (
     write_bundle,
 )
 from wound.networks import ModelInfo, NetworkSpec, build_network
+from wound.predict import Predictor
 
 WAVELENGTHS = (500.0, 600.0, 700.0, 800.0)
 
@@ -118,7 +118,9 @@ def test_monai_bundle_runs(tiny: tuple[torch.nn.Module, ModelInfo], tmp_path: Pa
     proc = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     prob = np.load(out_file)
-    logits = predict_logits(model, info, cube)
+    predictor = Predictor(model, info, device="cpu", roi="patch")  # the bundle's window
+    with torch.inference_mode():
+        logits = predictor.forward_logits(predictor.normalise([cube]))[0]
     expected = torch.cat([logits[:6].softmax(0), logits[6:].sigmoid()]).numpy()
     assert prob.shape == (7, 40, 56)
     assert np.abs(prob - expected).max() < 1e-5
