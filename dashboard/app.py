@@ -1,0 +1,44 @@
+"""The dashboard's entry point: ``streamlit run dashboard/app.py`` (or ``wound dashboard``).
+
+A multipage app (``st.navigation``): one module per page in :mod:`dashboard.views`. An error no
+page expected is shown as one clear line, never a stack trace (``wound dashboard`` also runs
+Streamlit with ``client.showErrorDetails=none``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from dashboard.views import captures, detail, labeling, models, score, timeline
+
+PAGES = (
+    (score.page, "Score a capture", "score"),
+    (captures.page, "Captures", "captures"),
+    (detail.page, "Capture detail", "detail"),
+    (timeline.page, "Patient timeline", "timeline"),
+    (models.page, "Models", "models"),
+    (labeling.page, "Labeling", "labeling"),
+)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Wound imaging", layout="wide")
+    pages = [
+        st.Page(func, title=title, url_path=path, default=i == 0)
+        for i, (func, title, path) in enumerate(PAGES)
+    ]
+    current = st.navigation(pages)
+    st.sidebar.caption(
+        "Predictions are an aid to the clinician; the non-healing contour is not an excision "
+        "margin."
+    )
+    try:
+        current.run()
+    except Exception as exc:  # the last guard: a message, never a traceback
+        logging.getLogger("dashboard").exception("page %s failed", current.title)
+        st.error(f"This page failed unexpectedly ({type(exc).__name__}): {exc}")
+
+
+main()

@@ -1,0 +1,7 @@
+"""Placeholder (being written)."""
+
+import streamlit as st
+
+
+def page() -> None:
+    st.title("models")
