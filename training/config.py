@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from wound.errors import WoundError
 from wound.networks import InferenceSettings, NetworkSpec, Task, size_divisor
-from wound.tasks import TaskSpec, get_task
+from wound.tasks import DEFAULT_TASK, TaskSpec, get_task
 
 Auto = Literal["auto"]
 LabelSpec = Literal["truth", "latest"] | int
@@ -129,7 +129,7 @@ class CacheConfig(_Strict):
 class RunConfig(_Strict):
     """Everything a training run needs; ``resolved()`` fills what depends on data and device."""
 
-    task: Task = "burn-depth"
+    task: Task = DEFAULT_TASK
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)

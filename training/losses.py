@@ -8,7 +8,7 @@ from monai.losses import DiceCELoss
 from torch import nn
 from torch.nn import functional as F
 
-from wound.tasks import Head, get_task
+from wound.tasks import BURN_DEPTH, Head, get_task
 
 
 class BurnDepthLoss(nn.Module):
@@ -18,7 +18,7 @@ class BurnDepthLoss(nn.Module):
     counts skin pixels (depth > 0); a batch without skin contributes zero.
     """
 
-    def __init__(self, healing_weight: float = 1.0, *, task: str = "burn-depth") -> None:
+    def __init__(self, healing_weight: float = 1.0, *, task: str = BURN_DEPTH.name) -> None:
         super().__init__()
         spec = get_task(task)
         healing = spec.head("healing")

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
 
 from wound.contour import Contour, mask_contours
 from wound.errors import StoreError
-from wound.predict import Prediction
-from wound.quality import QualityVerdict
-from wound.taxonomy import DEPTH_NAMES, WOUND_CLASSES
+from wound.tasks import get_task
+
+if TYPE_CHECKING:  # readers of stored scores need neither torch nor the quality gate
+    from wound.predict import Prediction
+    from wound.quality import QualityVerdict
 
 HEALING_THRESHOLD = 0.5
 INDETERMINATE_THRESHOLD = 0.5
@@ -179,14 +181,15 @@ def score_prediction(
         return n / n_wound if n_wound else 0.0
 
     classes: list[ClassArea] = []
-    if prediction.task == "burn-depth":
+    spec = get_task(prediction.task)
+    if len(spec.wound_classes) > 1:  # a breakdown by wound class (burn depth)
         counts = np.bincount(prediction.labels.ravel(), minlength=256)
-        for cid in WOUND_CLASSES:
+        for cid in spec.wound_classes:
             n = int(counts[cid])
             classes.append(
                 ClassArea(
                     class_id=cid,
-                    name=DEPTH_NAMES[cid],
+                    name=spec.class_names[cid],
                     pixels=n,
                     area=n * pixel_area,
                     share=share(n),

@@ -209,6 +209,8 @@ WOUND_MASK = TaskSpec(
 
 #: Every task, by name.
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (BURN_DEPTH, WOUND_MASK)}
+#: The task a command works on when none is given (the platform's main job).
+DEFAULT_TASK = BURN_DEPTH.name
 
 
 def get_task(name: str | TaskSpec) -> TaskSpec:

@@ -13,12 +13,24 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from wound.cli.common import fail, open_configured_store
+from wound.cli.common import (
+    MasksOption,
+    SubjectOption,
+    WavelengthsOption,
+    WoundIdOption,
+    WoundTypeOption,
+    fail,
+    ingest_metadata,
+    literal,
+    open_configured_store,
+    parse_wavelengths,
+)
 from wound.errors import RecordNotFoundError
 from wound.settings import get_settings
+from wound.tasks import DEFAULT_TASK
 
 if TYPE_CHECKING:
-    from wound.pipeline import Outcome
+    from wound.ingest import Outcome
 
 console = Console()
 STYLE = {"scored": "green", "refused": "yellow", "skipped": "cyan", "failed": "red"}
@@ -35,7 +47,7 @@ def predict(
     model: Annotated[
         str | None, typer.Option(help="Model id (default: the latest model of --task).")
     ] = None,
-    task: Annotated[str, typer.Option(help="Task of the default model.")] = "burn-depth",
+    task: Annotated[str, typer.Option(help="Task of the default model.")] = DEFAULT_TASK,
     tta: Annotated[bool, typer.Option(help="Flip test-time augmentation (4 passes).")] = False,
     force: Annotated[
         bool, typer.Option(help="Recompute captures that already have a prediction.")
@@ -46,8 +58,16 @@ def predict(
     overlap: Annotated[float, typer.Option(min=0.0, max=0.95, help="Window overlap.")] = 0.25,
     batch: Annotated[int, typer.Option(min=1, help="Captures read and predicted together.")] = 8,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: auto).")] = None,
+    subject: SubjectOption = None,
+    wound_type: WoundTypeOption = None,
+    wound_id: WoundIdOption = None,
+    wavelengths: WavelengthsOption = None,
+    masks: MasksOption = None,
 ) -> None:
     """Check input quality, predict and score captures; store each result as a prediction.
+
+    Files (and folders) are ingested first exactly as ``wound ingest`` does, with the same
+    options (--subject, --wound-type, --wound-id, --wavelengths, --masks).
 
     One line per capture: scored (with areas), refused (with the reasons), skipped (already
     predicted; use --force) or failed. Exit code 1 if any failed, 2 if any was refused.
@@ -56,12 +76,14 @@ def predict(
     Example: wound predict phantom-s003-c02 scan.tif --tta   |   torchrun --nproc-per-node 2
     $(which wound) predict --all
     """
+    from wound.ingest import CAPTURE_SUFFIXES, find_capture_files
     from wound.io import ReadLimits
     from wound.pipeline import dist_env, score_file, score_stored, shard
     from wound.predict import Predictor
 
     if not targets and not all_captures:
         fail("give capture ids or files, or --all")
+    bands = parse_wavelengths(wavelengths)
     settings = get_settings()
     store = open_configured_store(settings)
     rank, world = dist_env()
@@ -90,19 +112,23 @@ def predict(
         ids = []
         for target in targets or []:
             path = Path(target)
-            if not path.is_file():
+            if not (path.suffix.lower() in CAPTURE_SUFFIXES or path.exists()):
                 ids.append(target)
                 continue
-            outcome = score_file(
-                store,
-                predictor,
-                path,
-                pseudonym_key=settings.pseudonym_key_bytes(),
-                read_limits=ReadLimits.from_settings(settings),
-                force=force,
-            )
-            outcomes.append(outcome)
-            _print(outcome, prefix)
+            for file in find_capture_files([path], masks_dir=masks):
+                outcome = score_file(
+                    store,
+                    predictor,
+                    file,
+                    pseudonym_key=settings.pseudonym_key_bytes(),
+                    read_limits=ReadLimits.from_settings(settings),
+                    metadata=ingest_metadata(subject, wound_id, wound_type),
+                    wavelengths=bands,
+                    masks_dir=masks,
+                    force=force,
+                )
+                outcomes.append(outcome)
+                _print(outcome, prefix)
     for outcome in score_stored(store, predictor, ids, force=force, chunk=batch):
         outcomes.append(outcome)
         _print(outcome, prefix)
@@ -155,5 +181,5 @@ def _parse_roi(text: str) -> str | tuple[int, int]:
 
 
 def _print(outcome: Outcome, prefix: str) -> None:
-    style = STYLE[outcome.status]
-    console.print(f"[{style}]{escape(outcome.line(prefix))}[/]", highlight=False, soft_wrap=True)
+    style = STYLE.get(outcome.status, "")
+    console.print(literal(outcome.line(prefix), style), highlight=False, soft_wrap=True)

@@ -14,6 +14,7 @@ from wound.score_format import SUMMARY_COLUMNS, summary_cells
 from wound.scoring import DISCLAIMER, Refusal, Score, parse_score
 from wound.settings import get_settings
 from wound.store.base import CaptureStore
+from wound.tasks import DEFAULT_TASK
 
 HEADLINE_KEYS = ("healing_auc", "sensitivity", "specificity", "accuracy", "mean_dice", "ece")
 
@@ -31,7 +32,7 @@ def summary_command(
     Example: wound summary
     """
     store = open_configured_store(get_settings())
-    record = store.get_model(model, task=None if model else "burn-depth")
+    record = store.get_model(model, task=None if model else DEFAULT_TASK)
     rows = _score_rows(store, record.model_id, limit)
     table = Table(
         title=f"Wound scores by {record.model_id} ({len(rows)} captures)",
