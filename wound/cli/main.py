@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "wound.cli.model_cmds",
     "wound.cli.predict_cmds",
     "wound.cli.summary_cmds",
+    "wound.cli.timeline_cmds",
 )
 
 
