@@ -11,6 +11,7 @@ import logging
 
 import streamlit as st
 
+from dashboard import services
 from dashboard.views import captures, detail, labeling, models, score, timeline
 
 PAGES = (
@@ -29,6 +30,8 @@ def main() -> None:
         st.Page(func, title=title, url_path=path, default=i == 0)
         for i, (func, title, path) in enumerate(PAGES)
     ]
+    services.PAGES.clear()
+    services.PAGES.update({page.url_path: page for page in pages})
     current = st.navigation(pages)
     st.sidebar.caption(
         "Predictions are an aid to the clinician; the non-healing contour is not an excision "

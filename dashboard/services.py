@@ -109,3 +109,15 @@ def store_or_stop() -> CaptureStore:
         store = get_store()
         store.list_captures(limit=1)  # a cheap round trip: reachable and readable
     return store
+
+
+#: The app's pages by url path, set by ``dashboard/app.py`` on every run (empty when a page
+#: runs on its own, as in the AppTests).
+PAGES: dict[str, st.Page] = {}
+
+
+def open_capture(capture_id: str, page: str) -> None:
+    """Make ``capture_id`` the shared capture and go to ``page`` (when the app has pages)."""
+    st.session_state[CAPTURE_KEY] = capture_id
+    if page in PAGES:
+        st.switch_page(PAGES[page])
