@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,56 @@ def test_cli_unknown_model_is_a_clear_error(phantom_store: LocalStore) -> None:
     assert result.exit_code == 1
     assert "no model 'nope'" in result.output
     assert "Traceback" not in result.output
+
+
+def _assert_close(got: object, want: object, path: str = "") -> None:
+    """Every number of ``got`` within 1e-6 of ``want`` (same keys, same lists, same strings)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), path
+        for key in want:
+            _assert_close(got[key], want[key], f"{path}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for k, (g, w) in enumerate(zip(got, want, strict=True)):
+            _assert_close(g, w, f"{path}[{k}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert isinstance(got, float) and abs(got - want) <= 1e-6, (path, got, want)
+    else:
+        assert got == want, (path, got, want)
+
+
+def test_evaluate_reproduces_registration(
+    tmp_path: Path, tiny_config: Callable[..., RunConfig]
+) -> None:
+    """`wound evaluate` on a registered model gives the metrics recorded when `wound train`
+    registered it (same split, labels, threshold, baseline seed) to within 1e-6."""
+    from training.run import train
+    from wound.cli.train_cmds import _evaluate_and_register
+
+    store = LocalStore(tmp_path / "home")
+    store.init()
+    config = tiny_config(seed=5, inference={"roi": "patch", "overlap": 0.5})
+    result = train(config)
+    model_id = _evaluate_and_register(store, result)
+    record = store.get_model(model_id)
+    assert record.info["inference"] == {
+        "roi": "patch",
+        "overlap": 0.5,
+        "tta": False,
+        "sw_batch_size": 8,
+    }
+    registered = json.loads(store.get_model_file(model_id, "report.json"))
+    reg, report = evaluate_registered(store, model_id)
+    assert reg.info.inference.roi == "patch" and reg.info.inference.overlap == 0.5
+    assert report.metrics["validation_captures"] == result.split["val_capture_ids"]
+    for key in ("model", "baseline", "headline"):
+        _assert_close(json.loads(json.dumps(report.metrics[key])), registered[key], key)
+    _assert_close(report.headline, record.info["metrics_headline"], "metrics_headline")
+
+
+def test_old_record_without_inference_settings_gets_defaults(phantom_store: LocalStore) -> None:
+    record = phantom_store.get_model("m-phantom")
+    info = {k: v for k, v in record.info.items() if k != "inference"}
+    parsed = ModelInfo.model_validate(info)
+    assert parsed.inference.roi == "auto" and parsed.inference.overlap == 0.25
+    assert not parsed.inference.tta
