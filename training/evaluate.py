@@ -152,18 +152,35 @@ def score_items(
     out[spec.report_key] = segmentation_metrics(
         [i.classes_pred for i in items], [i.classes_true for i in items], spec.class_names
     )
-    heal = [i for i in items if i.healing_prob is not None and i.healing_true is not None]
-    if heal:
-        skin = [np.isin(i.classes_true, spec.skin_classes) for i in heal]
-        y_true = np.concatenate([i.healing_true[m] for i, m in zip(heal, skin, strict=True)])  # type: ignore[index]
-        y_prob = np.concatenate([i.healing_prob[m] for i, m in zip(heal, skin, strict=True)])  # type: ignore[index]
+    pairs = _healing_pixels(items, spec)
+    if pairs is not None:
+        y_true, y_prob = pairs
         out["healing"] = binary_metrics(y_true, y_prob, threshold=threshold, n_bins=n_bins)
         ids = ", ".join(str(c) for c in spec.skin_classes)
         out["healing"]["scope"] = f"skin pixels (truth class {ids}), pooled over captures"
-    wound = [i for i in items if i.wound_pred is not None and i.wound_true is not None]
-    if wound:
-        out["wound"] = mask_metrics([i.wound_pred for i in wound], [i.wound_true for i in wound])  # type: ignore[misc]
+    wound_pred: list[np.ndarray] = []
+    wound_true: list[np.ndarray] = []
+    for i in items:
+        if i.wound_pred is not None and i.wound_true is not None:
+            wound_pred.append(i.wound_pred)
+            wound_true.append(i.wound_true)
+    if wound_pred:
+        out["wound"] = mask_metrics(wound_pred, wound_true)
     return out
+
+
+def _healing_pixels(items: Sequence[_Item], spec: TaskSpec) -> tuple[np.ndarray, np.ndarray] | None:
+    """(truth, probability) of healing on the truth's skin pixels, pooled (None: no healing)."""
+    truth: list[np.ndarray] = []
+    prob: list[np.ndarray] = []
+    for i in items:
+        if i.healing_prob is not None and i.healing_true is not None:
+            skin = np.isin(i.classes_true, spec.skin_classes)
+            truth.append(i.healing_true[skin])
+            prob.append(i.healing_prob[skin])
+    if not truth:
+        return None
+    return np.concatenate(truth), np.concatenate(prob)
 
 
 def _with_breakdown(
@@ -335,12 +352,10 @@ def _roc_curves(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, float | None]]:
     curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
     for name, group in (("model", items), ("spectral baseline", base_items)):
-        heal = [i for i in group if i.healing_prob is not None and i.healing_true is not None]
-        if not heal:
+        pairs = _healing_pixels(group, spec)
+        if pairs is None:
             continue
-        masks = [np.isin(i.classes_true, spec.skin_classes) for i in heal]
-        y = np.concatenate([i.healing_true[m] for i, m in zip(heal, masks, strict=True)])  # type: ignore[index]
-        p = np.concatenate([i.healing_prob[m] for i, m in zip(heal, masks, strict=True)])  # type: ignore[index]
+        y, p = pairs
         pts = roc_points(y, p)
         if pts is not None:
             curves[name] = (pts[0], pts[1], roc_auc(y, p))
