@@ -14,44 +14,25 @@ Scale-out: under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` in the environment) eac
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from wound.capture import Capture
 from wound.errors import RecordExistsError, RecordNotFoundError, WoundError
-from wound.io import ReadLimits, read_capture
+from wound.ingest import IngestOptions, Outcome, failure, read_file, store_capture
+from wound.io import ReadLimits
 from wound.predict import Predictor
 from wound.quality import QualityLimits, QualityVerdict, check_quality
 from wound.score_format import one_line
 from wound.scoring import Score, refusal_score, score_prediction
 from wound.store.base import CaptureStore
-
-Status = Literal["scored", "refused", "skipped", "failed"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one capture (one line of CLI output)."""
-
-    capture_id: str
-    status: Status
-    message: str = ""
-    score: Score | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def line(self, prefix: str = "") -> str:
-        total = sum(self.timings_ms.values())
-        took = f" [{total:.0f} ms]" if total else ""
-        return f"{prefix}{self.capture_id}: {self.status}{took}" + (
-            f" — {self.message}" if self.message else ""
-        )
 
 
 def dist_env() -> tuple[int, int]:
@@ -178,26 +159,38 @@ def score_file(
     *,
     pseudonym_key: bytes,
     read_limits: ReadLimits | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    wavelengths: Sequence[float] | None = None,
+    masks_dir: Path | None = None,
     force: bool = False,
     limits: QualityLimits | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> Outcome:
-    """A capture file -> stored score: read, then ingest (``put_capture``) in a lower-priority
-    thread (:func:`lower_thread_priority`) while the gate, prediction and score run; the
-    results are written once the capture is stored."""
+    """A capture file -> stored score, through the ingest's own :func:`~wound.ingest.read_file`
+    and :func:`~wound.ingest.store_capture` with the same options as ``wound ingest``. The
+    store step runs in a lower-priority thread (:func:`lower_thread_priority`) while the gate,
+    prediction and score run; the results are written once the capture is stored."""
     t0 = time.perf_counter()
+    options = IngestOptions(
+        pseudonym_key, read_limits or ReadLimits(), metadata, wavelengths, masks_dir
+    )
     try:
-        capture = read_capture(path, pseudonym_key=pseudonym_key, limits=read_limits)
-    except WoundError as exc:
-        return Outcome(str(path), "failed", str(exc))
+        capture = read_file(path, options)
+    except Exception as exc:  # any bad file is one line, never a traceback
+        return Outcome("", "failed", failure(path, exc), path=path)
     timings = {"read": _ms(t0)}
     cid = capture.identity()
     if not force and has_prediction(store, cid, predictor.model_id):
-        return Outcome(cid, "skipped", f"already predicted by model {predictor.model_id}")
+        try:  # the same capture: nothing to do; other content under its id: a conflict
+            store_capture(store, capture)
+        except Exception as exc:
+            return Outcome(cid, "failed", failure(path, exc), path=path)
+        message = f"already predicted by model {predictor.model_id}"
+        return Outcome(cid, "skipped", message, path=path)
     with ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="ingest", initializer=lower_thread_priority
     ) as pool:
-        ingest = pool.submit(store.put_capture, capture)
+        ingest = pool.submit(store_capture, store, capture)
         try:
             outcomes = list(
                 score_loaded(
@@ -210,9 +203,9 @@ def score_file(
                     before_store=ingest.result,
                 )
             )
-        except WoundError as exc:
-            return Outcome(cid, "failed", f"{path}: {exc}")
-    return outcomes[0]
+        except Exception as exc:
+            return Outcome(cid, "failed", failure(path, exc), path=path)
+    return dataclasses.replace(outcomes[0], path=path)
 
 
 #: Niceness of the ingest thread of :func:`score_file` (Linux; 0 = the caller's priority).

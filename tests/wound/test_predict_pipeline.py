@@ -172,3 +172,36 @@ def test_cli_predict_file_and_score(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     missing = runner.invoke(app, ["predict", "no-such-capture"])
     assert missing.exit_code == 1
     assert "no-such-capture: failed" in missing.output
+
+
+def test_cli_predict_file_takes_the_ingest_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wound predict FILE`` reads and stores through the ingest, with its options."""
+    import tifffile
+
+    from wound.cli.main import app
+    from wound.pseudonym import pseudonymise
+    from wound.settings import Settings
+
+    home = tmp_path / "home"
+    store, _ = make_store(home, n=1)
+    monkeypatch.setenv("WOUND_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "200")
+    fresh = synth_capture(seed=12, subject_index=8, capture_index=0, config=CONFIG)
+    path = tmp_path / "device.tif"
+    tifffile.imwrite(path, fresh.cube, photometric="minisblack")  # no wavelengths, no subject
+    runner = CliRunner()
+    bare = runner.invoke(app, ["predict", str(path)])
+    assert bare.exit_code == 1 and "device.tif" in bare.output and "wavelengths" in bare.output
+    usage = runner.invoke(app, ["predict", str(path), "--wavelengths", "420,abc"])
+    assert usage.exit_code == 2 and "wavelengths" in usage.output
+    bands = ",".join(f"{w:g}" for w in CONFIG.wavelengths_nm)
+    args = ["--subject", "P-9", "--wound-type", "other", "--wound-id", "left", "--wavelengths"]
+    result = runner.invoke(app, ["predict", str(path), *args, bands])
+    assert result.exit_code in (0, 2), result.output
+    assert "device.tif -> cap-" in result.output
+    (record,) = [r for r in store.iter_captures() if r.wound_type == "other"]
+    key = Settings(home=home).pseudonym_key_bytes()
+    assert record.subject == pseudonymise("P-9", key) and record.wound_id.startswith("wnd-")
+    assert store.list_predictions(record.capture_id)

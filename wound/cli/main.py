@@ -10,8 +10,23 @@ from typing import Annotated, cast
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from wound.cli.common import console, err_console, fail, open_configured_store
+from wound.cli.common import (
+    MasksOption,
+    SubjectOption,
+    WavelengthsOption,
+    WoundIdOption,
+    WoundTypeOption,
+    console,
+    err_console,
+    error_line,
+    fail,
+    ingest_metadata,
+    literal,
+    open_configured_store,
+    parse_wavelengths,
+)
 from wound.errors import WoundError
 from wound.settings import get_settings
 
@@ -95,63 +110,51 @@ def synth(
         total = subjects * n
     for capture in track(cohort, total=total, description="Synthesising", console=console):
         write_capture(capture, out / f"{capture.identity()}.tif")
-    console.print(f"Wrote {total} phantom captures to {out}")
+    console.print(literal(f"Wrote {total} phantom captures to {out}"))
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Capture files or folders of them.")],
-    subject: Annotated[
-        str | None, typer.Option(help="Subject id for files without one (pseudonymised).")
-    ] = None,
-    wound_type: Annotated[
-        str | None, typer.Option(help="burn, dfu or other, for files without one.")
-    ] = None,
-    wavelengths: Annotated[
-        str | None, typer.Option(help="Comma-separated band wavelengths (nm) if not in files.")
-    ] = None,
-    masks: Annotated[
-        Path | None, typer.Option(help="Folder of wound masks (same stem, .png) for photos.")
-    ] = None,
+    subject: SubjectOption = None,
+    wound_type: WoundTypeOption = None,
+    wound_id: WoundIdOption = None,
+    wavelengths: WavelengthsOption = None,
+    masks: MasksOption = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Overlapping threads.")] = None,
 ) -> None:
     """Ingest capture files (multi-band TIFF/OME-TIFF, PNG/JPEG photos) into the store.
 
-    Goes on past bad files, prints one line per file, exits non-zero if any failed.
+    Goes on past bad files, prints one line per file (a refusal names the file and the
+    reason), exits non-zero if any failed. ``wound predict FILE`` takes the same options.
     Example: wound ingest demo-data/   |   wound ingest ulcer.jpg --subject P-17 --wound-type dfu
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from wound.ingest import find_capture_files, ingest_files
+    from wound.ingest import Outcome, find_capture_files, ingest_files
     from wound.io import ReadLimits
 
+    bands = parse_wavelengths(wavelengths)
     settings = get_settings()
     store = open_configured_store(settings)
-    files = find_capture_files(paths, masks_dir=masks)
+    home = [settings.home] if settings.backend == "local" else []
+    files = find_capture_files(paths, masks_dir=masks, exclude=home)
     if not files:
         fail("no capture files found in " + ", ".join(map(str, paths)))
-    metadata: dict[str, object] = {}
-    if subject:
-        metadata["subject"] = subject
-    if wound_type:
-        metadata["wound_type"] = wound_type
-    bands = [float(w) for w in wavelengths.split(",")] if wavelengths else None
-    marks = {"created": "[green]stored[/]", "exists": "[cyan]already stored[/]"}
+    marks = {"created": ("stored", "green"), "exists": ("already stored", "cyan")}
     with Progress(
         TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), console=console
     ) as progress:
         task = progress.add_task("ingest", total=len(files))
 
-        def report(result: object) -> None:
-            from wound.ingest import IngestResult
-
-            assert isinstance(result, IngestResult)
+        def report(result: Outcome) -> None:
             if result.status == "failed":
-                progress.console.print(f"[red]failed[/]  {result.error}", soft_wrap=True)
+                line = Text.assemble(("failed", "red"), "  ", literal(result.message))
             else:
-                progress.console.print(
-                    f"{marks[result.status]}  {result.path.name} -> {result.capture_id}"
-                )
+                name = result.path.name if result.path else ""
+                word, style = marks.get(result.status, (result.status, ""))
+                line = Text.assemble((word, style), "  ", literal(f"{name} -> {result.capture_id}"))
+            progress.console.print(line, soft_wrap=True)
             progress.advance(task)
 
         results = ingest_files(
@@ -160,7 +163,7 @@ def ingest(
             pseudonym_key=settings.pseudonym_key_bytes(),
             limits=ReadLimits.from_settings(settings),
             workers=workers or settings.ingest_workers,
-            metadata=metadata or None,
+            metadata=ingest_metadata(subject, wound_id, wound_type),
             wavelengths=bands,
             masks_dir=masks,
             on_result=report,
@@ -216,16 +219,16 @@ def list_captures(
         meta = r.header.get("metadata", {})
         quality = "-" if r.quality is None else ("ok" if r.quality.get("ok") else "refused")
         table.add_row(
-            r.capture_id,
-            r.subject,
-            r.wound_id,
-            r.wound_type,
+            literal(r.capture_id),
+            literal(r.subject),
+            literal(r.wound_id),
+            literal(r.wound_type),
             r.captured_at.strftime("%Y-%m-%d %H:%M"),
             str(r.shape[0]),
             f"{r.shape[1]}x{r.shape[2]}",
             "-" if r.spacing_mm is None else f"{r.spacing_mm:g}",
             "-" if meta.get("fitzpatrick") is None else f"FST {meta['fitzpatrick']}",
-            r.label_status,
+            literal(r.label_status),
             quality,
         )
     console.print(table)
@@ -246,9 +249,9 @@ def show(capture_id: Annotated[str, typer.Argument(help="Capture id (see `wound 
     predictions = store.list_predictions(capture_id)
     console.print(f"{len(annotations)} annotation versions, {len(predictions)} predictions")
     for a in annotations:
-        console.print(f"  annotation v{a.version} {a.task} by {a.annotator} ({a.source})")
+        console.print(literal(f"  annotation v{a.version} {a.task} by {a.annotator} ({a.source})"))
     for p in predictions:
-        console.print(f"  prediction {p.model_id}: {p.status}")
+        console.print(literal(f"  prediction {p.model_id}: {p.status}"))
 
 
 @app.command()
@@ -266,7 +269,7 @@ def export(
     capture = store.get_capture(capture_id)
     write_capture(capture, out)
     out.with_suffix(".png").write_bytes(store.get_preview(capture_id))
-    console.print(f"Wrote {out} and {out.with_suffix('.png')}")
+    console.print(literal(f"Wrote {out} and {out.with_suffix('.png')}"))
 
 
 @store_app.command("init")
@@ -300,7 +303,7 @@ def store_check(
             items = findings.get(kind, [])
             console.print(f"{kind}: {len(items)}")
             for item in items:
-                console.print(f"  {item}")
+                console.print(literal(f"  {item}"), soft_wrap=True)
     remaining = findings.get("missing", []) + findings.get("mismatched", [])
     if not repair:
         remaining += findings.get("orphans", [])
@@ -321,7 +324,7 @@ def main() -> None:
     try:
         app()
     except WoundError as exc:
-        err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(error_line(exc), soft_wrap=True)
         sys.exit(1)
 
 
