@@ -366,7 +366,7 @@ def _activate(logits: torch.Tensor, spec: TaskSpec) -> tuple[torch.Tensor, torch
 
 def _source(capture: Capture | np.ndarray) -> str | None:
     if isinstance(capture, Capture):
-        return capture.metadata.capture_id or capture.identity()
+        return capture.identity()  # the platform's id: a device id may name a patient
     return None
 
 
