@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from wound.capture import Capture, CaptureMetadata, ReferenceData
@@ -18,6 +20,7 @@ from wound.errors import (
     NonFiniteValuesError,
     NotReflectanceError,
 )
+from wound.pseudonym import is_pseudonym, pseudonymise, pseudonymise_wound
 
 
 def make(cube: np.ndarray | None = None, **meta: object) -> Capture:
@@ -165,3 +168,32 @@ def test_non_finite_values_are_refused() -> None:
 def test_implausible_spacing_is_refused() -> None:
     with pytest.raises(MetadataError, match="spacing"):
         dataclasses.replace(make(), spacing_mm=-1.0).validate("scan.tif")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.text(st.characters(exclude_categories=()), max_size=140))
+@example(text="w\ud800")
+@example(text="dev-1\n")
+def test_any_text_as_an_id_is_either_refused_or_storable(text: str) -> None:
+    """Whatever text a file holds: a ValidationError, or metadata that serialises to JSON."""
+    for field in ("capture_id", "wound_id", "device_id", "anatomical_site"):
+        try:
+            meta = CaptureMetadata(
+                subject="sub-x", captured_at=datetime(2026, 1, 2, tzinfo=UTC), **{field: text}
+            )
+        except ValidationError:
+            continue
+        assert json.loads(meta.model_dump_json())[field] == text
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.text(st.characters(exclude_categories=()), max_size=300))
+@example(text="w\ud800")
+def test_any_text_as_a_subject_is_either_refused_or_pseudonymised(text: str) -> None:
+    try:
+        pseudonym = pseudonymise(text, b"k")
+    except ValueError as exc:
+        assert text.strip() not in str(exc) or not text.strip()
+        return
+    assert is_pseudonym(pseudonym)
+    assert is_pseudonym(pseudonymise_wound(text, pseudonym, b"k"), prefix="wnd-")

@@ -8,10 +8,14 @@ the :class:`CaptureMetadata` fields, ``metadata`` may hold ``spacing_mm`` (float
 ``reflectance_scale`` (divisor for integer pixels) and ``reference`` (a ReferenceData dict).
 ``captured_at``: ``metadata`` argument, else the file's own metadata, else a timestamp embedded in
 the file (EXIF DateTimeOriginal, OME AcquisitionDate, TIFF DateTime; without a zone = UTC), else
-the file's modification time (UTC). ``captured_at`` given without a time zone is an error.
+the file's modification time (UTC; marked ``captured_at_source="file_mtime"`` and then not part
+of the capture's identity, so a copy of the file is the same capture). ``captured_at`` given
+without a time zone, or outside the years 1900-2199, is an error.
 
-The subject (file or argument) is replaced by ``pseudonymise(subject, pseudonym_key)`` before
-the capture is built; the raw identifier is never returned nor put in an error message.
+The subject and the wound label (file or argument) are replaced by keyed pseudonyms
+(:func:`wound.pseudonym.pseudonymise`, :func:`~wound.pseudonym.pseudonymise_wound`) before the
+capture is built; the raw identifiers are never returned nor put in an error message. What is
+validated: docs/storage.md.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from wound.bands import wavelength_mismatch
 from wound.capture import Capture, CaptureMetadata, GroundTruth, ReferenceData
 from wound.errors import (
     BandMismatchError,
@@ -128,7 +133,7 @@ def _wavelengths(
     if (
         found is not None
         and given is not None
-        and (len(found) != len(given) or not np.allclose(found, given, atol=0.5))
+        and wavelength_mismatch(found, given) is not None
     ):
         raise BandMismatchError(
             source, f"file says wavelengths {list(found)} nm but {list(given)} were given"

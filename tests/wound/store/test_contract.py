@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import threading
 from collections.abc import Callable
@@ -120,7 +121,7 @@ def test_a_record_that_cannot_be_serialised_writes_nothing(
     )
     with pytest.raises(StoreError):
         store.put_capture(dataclasses.replace(good, metadata=meta))
-    assert list(store.objects.list_keys()) == [] if isinstance(store, CaptureCore) else True
+    assert isinstance(store, CaptureCore) and list(store.objects.list_keys()) == []
     assert store.list_captures().items == []
 
 
@@ -389,3 +390,23 @@ def test_check_finds_and_repairs(
     assert after["orphans"] == [] and after["missing"] == found["missing"]
     assert after["mismatched"] == [tampered]
     assert store.get_record(capture_id).capture_id == capture_id  # records never deleted
+
+
+def test_records_written_before_platform_ids_still_load(
+    store: CaptureStore, new_capture: NewCapture
+) -> None:
+    """An older record: the device id as key, no content digest, no captured_at_source."""
+    assert isinstance(store, CaptureCore)
+    put = store.put_capture(new_capture(1, capture_id="dev-old"))
+    item = store.records.get(CAPTURES, {"capture_id": put.capture_id})
+    assert item is not None
+    body = json.loads(item["body"])
+    body["capture_id"] = "dev-old"
+    body.pop("content_sha256")
+    body["header"]["metadata"].pop("captured_at_source")
+    old = {**item, "capture_id": "dev-old", "body": json.dumps(body), "sort": "0#dev-old"}
+    store.records.put_if_absent(CAPTURES, old)
+    record = store.get_record("dev-old")
+    assert record.content_sha256 is None and record.capture_id == "dev-old"
+    np.testing.assert_array_equal(store.get_capture("dev-old").cube, new_capture(1).cube)
+    assert {r.capture_id for r in store.list_captures().items} == {"dev-old", put.capture_id}
