@@ -32,9 +32,9 @@ import tifffile
 
 from training.config import RunConfig
 from training.transforms import read_array
+from wound.bands import wavelength_mismatch
 from wound.capture import Capture, GroundTruth
 from wound.errors import BandMismatchError, MetadataError, WoundError
-from wound.networks import wavelength_mismatch
 from wound.store.base import CaptureStore
 from wound.store.records import CaptureRecord
 from wound.tasks import get_task
@@ -311,7 +311,7 @@ def load_items(
 
 
 def check_same_bands(items: Sequence[CaptureItem]) -> None:
-    """Every item has the first item's bands (:func:`wound.networks.wavelength_mismatch`)."""
+    """Every item has the first item's bands (:func:`wound.bands.wavelength_mismatch`)."""
     first = items[0].wavelengths
     for item in items[1:]:
         if wavelength_mismatch(item.wavelengths, first) is not None:

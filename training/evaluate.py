@@ -30,9 +30,10 @@ from training.metrics import (
     roc_points,
     segmentation_metrics,
 )
+from wound.bands import check_wavelengths
 from wound.capture import Capture, GroundTruth
 from wound.errors import MetadataError
-from wound.networks import ModelInfo, check_wavelengths
+from wound.networks import ModelInfo
 from wound.predict import Predictor
 from wound.tasks import TASKS, TaskSpec, get_task
 

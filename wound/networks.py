@@ -1,6 +1,6 @@
 """Network factory (MONAI networks), the model bundle format shared by training and inference,
 and the two input contracts of a model: the sizes its network accepts (:func:`size_divisor`) and
-the wavelengths it was trained on (:func:`check_wavelengths`).
+the wavelengths it was trained on (:func:`wound.bands.check_wavelengths`).
 
 Output channels by task: :mod:`wound.tasks` (``TaskSpec.heads``; e.g. burn-depth = 6 depth-class
 logits + 1 healing logit, wound-mask = background / wound logits).
@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import torch
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from torch import nn
 
-from wound.errors import BandMismatchError
 from wound.tasks import TASKS, get_task
 
 
@@ -39,12 +36,6 @@ NetworkName = Literal["unet", "segresnet", "flexunet", "swinunetr"]
 RoiMode = Literal["auto", "patch", "whole"]
 
 TASK_OUT_CHANNELS: dict[str, int] = {name: spec.out_channels for name, spec in TASKS.items()}
-
-#: Wavelength tolerance: a capture's band centres may differ from the model's by at most this
-#: (nm). Multispectral filter bands of wound cameras are 10-40 nm wide (FWHM), so a 5 nm shift of
-#: a band centre changes the reflectance a band integrates far less than skin tone or
-#: illumination do; a different band set (e.g. 540 vs 560 nm) is refused. See docs/references.md.
-WAVELENGTH_TOLERANCE_NM = 5.0
 
 
 class NetworkSpec(BaseModel):
@@ -162,40 +153,3 @@ def size_divisor(spec: NetworkSpec) -> int:
     if spec.name == "segresnet":
         return 8
     return 32
-
-
-def wavelength_mismatch(
-    have: Sequence[float],
-    want: Sequence[float],
-    *,
-    tolerance_nm: float = WAVELENGTH_TOLERANCE_NM,
-) -> str | None:
-    """Why bands ``have`` (nm) do not match ``want`` (nm), or None when they do: same count and
-    every band centre within ``tolerance_nm`` (:data:`WAVELENGTH_TOLERANCE_NM`)."""
-    h, w = np.asarray(have, dtype=float), np.asarray(want, dtype=float)
-    wanted = ", ".join(f"{x:g}" for x in w)
-    if h.shape != w.shape:
-        return f"capture has {h.size} bands, the model expects {w.size} ({wanted} nm)"
-    if h.size == 0:
-        return None
-    diff = np.abs(h - w)
-    if diff.max() > tolerance_nm:
-        i = int(diff.argmax())
-        return (
-            f"band {i} is {h[i]:g} nm, the model expects {w[i]:g} nm "
-            f"(tolerance {tolerance_nm:g} nm)"
-        )
-    return None
-
-
-def check_wavelengths(
-    have: Sequence[float],
-    want: Sequence[float],
-    *,
-    source: str | None = None,
-    tolerance_nm: float = WAVELENGTH_TOLERANCE_NM,
-) -> None:
-    """BandMismatchError naming ``source`` unless :func:`wavelength_mismatch` finds none."""
-    problem = wavelength_mismatch(have, want, tolerance_nm=tolerance_nm)
-    if problem is not None:
-        raise BandMismatchError(source, f"wavelengths: {problem}")

@@ -33,9 +33,10 @@ import torch
 from monai.inferers import SlidingWindowInferer
 from torch import nn
 
+from wound.bands import check_wavelengths
 from wound.capture import Capture
 from wound.errors import BandMismatchError, StoreError
-from wound.networks import ModelInfo, RoiMode, check_wavelengths, load_network, size_divisor
+from wound.networks import ModelInfo, RoiMode, load_network, size_divisor
 from wound.store.base import CaptureStore
 from wound.store.records import ModelRecord
 from wound.tasks import TaskSpec, get_task

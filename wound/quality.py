@@ -5,8 +5,8 @@ Runs before any prediction. Each check yields a refusal (``reasons``) or a non-b
 of :class:`QualityLimits` (defaults below):
 
 - wavelengths: same band count as the model, each band within ``wavelength_tolerance_nm``
-  (default :data:`wound.networks.WAVELENGTH_TOLERANCE_NM`, the one check of
-  :func:`wound.networks.wavelength_mismatch` that the predictor and evaluation apply too);
+  (default :data:`wound.bands.WAVELENGTH_TOLERANCE_NM`, the one check of
+  :func:`wound.bands.wavelength_mismatch` that the predictor and evaluation apply too);
 - saturated: in any band, more than ``max_saturated_fraction`` of pixels at or above
   ``saturation_level`` (reflectance near 1.0: clipped sensor);
 - too dark: the ``bright_percentile`` of the band-averaged reflectance below ``min_bright_level``
@@ -44,8 +44,8 @@ import scipy.fft as sfft
 from pydantic import BaseModel, ConfigDict, Field
 from threadpoolctl import ThreadpoolController
 
+from wound.bands import WAVELENGTH_TOLERANCE_NM, wavelength_mismatch
 from wound.capture import Capture
-from wound.networks import WAVELENGTH_TOLERANCE_NM, wavelength_mismatch
 
 
 class QualityLimits(BaseModel):

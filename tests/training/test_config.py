@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from training.config import RunConfig, RunConfigError, load_config, parse_config
 
@@ -78,3 +79,11 @@ def test_resolved_config_round_trips(tmp_path: Path) -> None:
     assert config.resolved(in_channels=8, cuda=True).amp is True
     saved = resolved.save(tmp_path / "config.yaml")
     assert load_config(saved) == resolved
+
+
+def test_patch_size_uses_the_networks_size_divisor() -> None:
+    """strides (2, 1, 2): sizes divisible by 4 (the product), not 2 ** 3 = 8."""
+    net = {"channels": [4, 8, 16, 32], "strides": [2, 1, 2]}
+    assert RunConfig.model_validate({"network": net, "patch_size": (12, 20)}).patch_size == (12, 20)
+    with pytest.raises(ValidationError, match="multiple of 4"):
+        RunConfig.model_validate({"network": net, "patch_size": (10, 12)})

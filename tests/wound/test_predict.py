@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,31 +11,47 @@ import torch
 
 from wound.capture import Capture
 from wound.errors import BandMismatchError
-from wound.networks import ModelInfo, NetworkSpec, build_network, weights_to_bytes
+from wound.networks import (
+    InferenceSettings,
+    ModelInfo,
+    NetworkSpec,
+    build_network,
+    size_divisor,
+    weights_to_bytes,
+)
 from wound.phantom import PhantomConfig, synth_capture
 from wound.predict import Predictor
 from wound.store import LocalStore
+from wound.tasks import get_task
 
 CONFIG = PhantomConfig(height=64, width=64)
 WAVELENGTHS = CONFIG.wavelengths_nm
 
 
-def register(store: LocalStore, model_id: str, *, task: str = "burn-depth", seed: int = 0) -> None:
+def register(
+    store: LocalStore,
+    model_id: str,
+    *,
+    task: str = "burn-depth",
+    seed: int = 0,
+    inference: dict[str, object] | None = None,
+) -> None:
     torch.manual_seed(seed)
     spec = NetworkSpec(
         in_channels=len(WAVELENGTHS),
-        out_channels=7 if task == "burn-depth" else 2,
+        out_channels=get_task(task).out_channels,
         channels=(4, 8),
         strides=(2,),
         num_res_units=0,
     )
     info = ModelInfo(
-        task=task,  # type: ignore[arg-type]
+        task=task,
         network=spec,
         wavelengths_nm=WAVELENGTHS,
         band_mean=(0.3,) * len(WAVELENGTHS),
         band_std=(0.15,) * len(WAVELENGTHS),
         patch_size=(32, 32),
+        inference=InferenceSettings.model_validate(inference or {}),
     )
     weights = weights_to_bytes(build_network(spec))
     store.put_model(model_id, {"weights.pt": weights}, task=task, info=info.model_dump(mode="json"))
@@ -134,6 +151,53 @@ def test_wound_mask_model(store: LocalStore, captures: list[Capture]) -> None:
 def test_band_mismatch_raises(store: LocalStore, captures: list[Capture]) -> None:
     with pytest.raises(BandMismatchError, match="8 bands"):
         Predictor.from_store(store, "m-new").predict(captures[0].cube[:6])
+
+
+def test_capture_with_other_wavelengths_is_refused(
+    store: LocalStore, captures: list[Capture]
+) -> None:
+    shifted = tuple(w + 10.0 for w in captures[0].wavelengths)  # beyond the 5 nm tolerance
+    other = dataclasses.replace(captures[0], wavelengths=shifted)
+    predictor = Predictor.from_store(store, "m-new")
+    with pytest.raises(BandMismatchError, match="wavelengths: band 0 is"):
+        predictor.predict(other)
+    near = tuple(w + 2.0 for w in captures[0].wavelengths)  # within it: same band set
+    assert predictor.predict(dataclasses.replace(captures[0], wavelengths=near)).labels.shape
+
+
+def test_saved_inference_settings_are_the_defaults(tmp_path: Path) -> None:
+    """A model's saved settings (window, overlap, TTA) drive the predictor unless overridden."""
+    s = LocalStore(tmp_path / "home")
+    s.init()
+    register(s, "m-tta", inference={"roi": "patch", "overlap": 0.5, "tta": True})
+    saved = Predictor.from_store(s, "m-tta")
+    assert (saved.roi, saved.overlap, saved.tta) == ("patch", 0.5, True)
+    override = Predictor.from_store(s, "m-tta", roi="whole", tta=False)
+    assert (override.roi, override.overlap, override.tta) == ("whole", 0.5, False)
+
+
+@pytest.mark.parametrize(
+    ("strides", "divisor"), [((2,), 2), ((2, 2, 2), 8), ((2, 1, 2), 4), ((3, 2), 6)]
+)
+def test_unet_size_divisor_is_the_product_of_strides(
+    strides: tuple[int, ...], divisor: int
+) -> None:
+    """MONAI's UNet accepts exactly the sizes divisible by the product of its strides."""
+    spec = NetworkSpec(
+        in_channels=2,
+        out_channels=2,
+        channels=(2,) * (len(strides) + 1),
+        strides=strides,
+        num_res_units=0,
+    )
+    assert size_divisor(spec) == divisor
+    net = build_network(spec).eval()
+    with torch.no_grad():
+        ok = net(torch.zeros(1, 2, 2 * divisor, 3 * divisor))
+        assert ok.shape[-2:] == (2 * divisor, 3 * divisor)
+        if divisor > 2:  # a multiple of 2 ** (levels) or of a smaller product fails
+            with pytest.raises(RuntimeError):
+                net(torch.zeros(1, 2, 2 * divisor + 2, 2 * divisor + 2))
 
 
 def test_postprocessing_matches_the_documented_definitions() -> None:
