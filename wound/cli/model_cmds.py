@@ -105,6 +105,11 @@ def models_show(
         f"{net.get('out_channels', '?')}; patch {info.get('patch_size')}; bands "
         f"{', '.join(f'{w:g}' for w in info.get('wavelengths_nm') or [])} nm"
     )
+    inference = info.get("inference") or {}  # records from before it was saved: the defaults
+    console.print(
+        f"inference: window {inference.get('roi', 'auto')}, overlap "
+        f"{inference.get('overlap', 0.25)}, TTA {'on' if inference.get('tta') else 'off'}"
+    )
     extras = {k: v for k, v in info.items() if k in ("best_epoch", "epochs_run") and v is not None}
     if extras:
         console.print(", ".join(f"{k} {v}" for k, v in extras.items()))
