@@ -121,3 +121,35 @@ def open_capture(capture_id: str, page: str) -> None:
     st.session_state[CAPTURE_KEY] = capture_id
     if page in PAGES:
         st.switch_page(PAGES[page])
+
+
+def pick_capture(store: CaptureStore, *, key: str, label: str = "Capture") -> str | None:
+    """A stored capture: the shared one (from Captures) or one of the newest; any id typed."""
+    with guard("Could not list the stored captures"):
+        page = store.list_captures(limit=CHOICES)
+    records = list(reversed(page.items))  # newest first
+    labels = {
+        r.capture_id: f"{r.capture_id} · {r.wound_type} · {r.captured_at:%Y-%m-%d %H:%M}"
+        for r in records
+    }
+    ids = list(labels)
+    wanted = st.session_state.get(CAPTURE_KEY)
+    if wanted and wanted not in labels:
+        ids.insert(0, wanted)
+        labels[wanted] = wanted
+    if not ids:
+        return None
+    chosen = st.selectbox(
+        label,
+        ids,
+        index=ids.index(wanted) if wanted in ids else 0,
+        format_func=labels.__getitem__,
+        key=key,
+        help=f"The {CHOICES} oldest captures and the one opened from the Captures page.",
+    )
+    st.session_state[CAPTURE_KEY] = chosen
+    return str(chosen)
+
+
+#: How many captures the pickers offer (the Captures page pages through all of them).
+CHOICES = 200

@@ -28,7 +28,6 @@ from wound.store.base import CaptureStore
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
 SHOWN = "score_shown"  # session state: {"capture_id", "model_id", "note"}
-CAPTURE_CHOICES = 200
 
 
 def page() -> None:
@@ -79,26 +78,10 @@ def _upload_form() -> Any:
 
 
 def _stored_form(store: CaptureStore) -> str | None:
-    with services.guard("Could not list the stored captures"):
-        page = store.list_captures(limit=CAPTURE_CHOICES)
-    ids = [r.capture_id for r in reversed(page.items)]  # newest first
-    labels = {
-        r.capture_id: f"{r.capture_id} · {r.wound_type} · {r.captured_at:%Y-%m-%d %H:%M}"
-        for r in page.items
-    }
-    wanted = st.session_state.get(services.CAPTURE_KEY)
-    if wanted and wanted not in labels:
-        ids.insert(0, wanted)
-        labels[wanted] = wanted
-    if not ids:
+    chosen = services.pick_capture(store, key="score_pick", label="Stored capture")
+    if chosen is None:
         st.info("The store holds no captures yet: upload one instead.")
-        return None
-    index = ids.index(wanted) if wanted in ids else 0
-    return str(
-        st.selectbox(
-            "Stored capture", ids, index=index, format_func=labels.__getitem__, key="score_pick"
-        )
-    )
+    return chosen
 
 
 def read_upload(name: str, content: bytes, config: Settings, metadata: dict[str, Any]) -> Capture:

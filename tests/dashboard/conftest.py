@@ -102,7 +102,7 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert {o.status for o in outcomes} <= {"scored", "refused"}, outcomes
         first = ids[0]
         _, h, w = store.get_record(first).shape
-        mask = np.zeros((h, w), dtype=np.uint8)
+        mask = np.ones((h, w), dtype=np.uint8)  # healthy skin around the burn
         mask[10:30, 10:30] = 4
         store.add_annotation(first, mask, task="burn-depth", annotator="ann-1", source="test")
         mask[10:30, 10:20] = 3
