@@ -10,7 +10,7 @@ DEMO_DATA ?= demo-data
 # are the same on every run (real deployments keep WOUND_PSEUDONYM_KEY secret).
 WOUND := WOUND_HOME=$(DEMO_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 
-.PHONY: venv browser test test-gpu lint demo train-demo bench clean
+.PHONY: venv labelstudio browser test test-gpu lint demo train-demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,21 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Label Studio's own virtual environment (it pins Django and its own SDK; docs/labeling.md).
+LS_VENV := .venv-ls
+LS_STAMP := $(LS_VENV)/.installed-label-studio-1.23.2
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q label-studio==1.23.2
+	touch $@
+
+labelstudio: $(LS_STAMP)
+
 # Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: lint browser
+test: lint browser labelstudio
 	$(VENV)/bin/pytest -q -m "not gpu"
 
 test-gpu: venv

@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(4_000_000_000, description="Largest capture file accepted.")
     max_cube_bytes: int = Field(2**31, description="Largest decoded cube (bands x pixels x 4).")
     ingest_workers: int = Field(4, ge=1, description="Threads overlapping ingest work.")
+    # Label Studio (labeling/; docs/labeling.md). Token/password generated into
+    # home/label-studio when unset and the platform serves Label Studio itself.
+    label_studio_url: str = Field("http://127.0.0.1:8080", description="Label Studio URL.")
+    label_studio_token: SecretStr | None = Field(None, description="Label Studio API token.")
+    label_studio_user: str = Field("admin@wound.local", description="Label Studio admin e-mail.")
+    label_studio_password: SecretStr | None = Field(None, description="Label Studio password.")
+    label_studio_venv: Path = Field(Path(".venv-ls"), description="Label Studio's own venv.")
+    label_studio_presign_ttl_min: int = Field(
+        15, ge=1, le=60, description="Presigned image URL expiry (minutes, aws backend)."
+    )
 
     def pseudonym_key_bytes(self) -> bytes:
         """The HMAC key: from settings, else a random one kept in ``home/pseudonym.key``."""
@@ -44,6 +54,20 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
         return path.read_text().strip().encode()
+
+
+    def label_studio_secret(self, name: Literal["token", "password"]) -> str:
+        """Label Studio token/password: from settings, else generated into ``home/label-studio``."""
+        given = self.label_studio_token if name == "token" else self.label_studio_password
+        if given is not None:
+            return given.get_secret_value()
+        path = self.home / "label-studio" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(20))
+        return path.read_text().strip()
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -1,0 +1,61 @@
+"""A real Label Studio server for the session (its own venv, temp data dir, free loopback port)
+and small phantom stores on both backends."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from label_studio_sdk import LabelStudio
+
+from labeling.client import connect
+from labeling.server import LocalServer, ensure_venv, free_port
+from wound.phantom import PhantomConfig, synth_cohort
+from wound.pseudonym import pseudonymise
+from wound.store.base import CaptureStore
+
+REPO = Path(__file__).resolve().parents[2]
+SIZE = 48
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """Label Studio 1.23.2 on 127.0.0.1; its document root is the session's temp folder, so the
+    local stores the tests make (under ``tmp_path``) can serve renderings."""
+    exe = ensure_venv(REPO / ".venv-ls")
+    server = LocalServer(
+        executable=exe,
+        data_dir=tmp_path_factory.mktemp("label-studio"),
+        document_root=tmp_path_factory.getbasetemp(),
+        username="clinician@wound.local",
+        password=secrets.token_hex(8),
+        token=secrets.token_hex(20),
+        port=free_port(),
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture
+def ls_client(label_studio: LocalServer) -> Iterator[LabelStudio]:
+    """A client of the session's server, with no projects left by earlier tests."""
+    with connect(label_studio.url, label_studio.token) as client:
+        for project in list(client.projects.list()):
+            client.projects.delete(project.id)
+        yield client
+
+
+def fill_phantom(store: CaptureStore, *, subjects: int = 2, captures: int = 2) -> list[str]:
+    """Store a tiny phantom cohort (48 x 48); returns the capture ids, oldest first."""
+    config = PhantomConfig(height=SIZE, width=SIZE)
+    ids = []
+    for capture in synth_cohort(
+        subjects=subjects, captures_per_subject=captures, seed=3, config=config
+    ):
+        subject = pseudonymise(capture.metadata.subject, b"labeling-test-key")
+        meta = capture.metadata.model_copy(update={"subject": subject})
+        ids.append(store.put_capture(replace(capture, metadata=meta)).capture_id)
+    return ids

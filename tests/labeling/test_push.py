@@ -1,0 +1,119 @@
+"""Push against a real Label Studio server, on both store backends."""
+
+from __future__ import annotations
+
+import base64
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+from label_studio_sdk import LabelStudio
+
+from labeling.brush import results_to_mask
+from labeling.config import LabelingError, task_labels
+from labeling.push import push, pushed_captures
+from labeling.renderings import rendering_store
+from labeling.server import LocalServer
+from wound.networks import ModelInfo, NetworkSpec, build_network
+from wound.predict import Predictor
+from wound.store.base import CaptureStore
+from wound.tasks import get_task
+
+from tests.labeling.conftest import SIZE, fill_phantom
+
+pytestmark = pytest.mark.integration
+
+
+def tiny_predictor(bands: int) -> Predictor:
+    """An untrained, seeded burn-depth network: enough to produce pre-annotations."""
+    torch.manual_seed(0)
+    spec = NetworkSpec(
+        in_channels=bands,
+        out_channels=get_task("burn-depth").out_channels,
+        channels=(4, 8),
+        strides=(2,),
+        num_res_units=0,
+    )
+    info = ModelInfo(
+        task="burn-depth",
+        network=spec,
+        wavelengths_nm=(420.0, 525.0, 581.0, 620.0, 660.0, 726.0, 820.0, 855.0),
+        band_mean=(0.4,) * bands,
+        band_std=(0.2,) * bands,
+    )
+    return Predictor(build_network(spec), info, model_id="tiny", model_version="0", device="cpu")
+
+
+def fetch(label_studio: LocalServer, uri: str, task_id: int) -> bytes:
+    """An image of a task as the browser gets it (Label Studio resolves storage URIs)."""
+    if uri.startswith("s3://"):
+        encoded = base64.urlsafe_b64encode(uri.encode()).decode()
+        uri = f"/tasks/{task_id}/resolve/?fileuri={encoded}"
+    request = urllib.request.Request(
+        label_studio.url + uri, headers={"Authorization": f"Token {label_studio.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return bytes(response.read())
+
+
+def test_push_renderings_reference_and_preannotations(
+    store: CaptureStore, ls_client: LabelStudio, label_studio: LocalServer
+) -> None:
+    ids = fill_phantom(store)
+    renderings = rendering_store(store, document_root=label_studio.document_root)
+    predictor = tiny_predictor(8)
+    report = push(store, ls_client, "burn-depth", renderings, predictor=predictor)
+    assert sorted(report.pushed) == sorted(ids) and not report.failed
+    assert {store.get_record(i).label_status for i in ids} == {"queued"}
+
+    tasks = {t.data["capture_id"]: t for t in ls_client.tasks.list(project=report.project_id)}
+    assert set(tasks) == set(ids)
+    last = tasks[ids[1]]  # the subject's second capture: one earlier thumbnail
+    record = store.get_record(ids[1])
+    assert record.subject in last.data["reference"]
+    assert last.data["reference"].count("data:image/png;base64,") == 1
+    assert "Biopsy depth" in last.data["reference"]
+    assert len(last.data["bands"]) == 8 and "420 nm" in last.data["band_titles"]
+    png = fetch(label_studio, last.data["image"], last.id)
+    assert png.startswith(b"\x89PNG")
+    band = fetch(label_studio, last.data["bands"][3], last.id)
+    assert band.startswith(b"\x89PNG") and band != png
+
+    full = ls_client.tasks.get(last.id)
+    (prediction,) = full.predictions
+    assert prediction.model_version == "tiny@0" and 0 <= prediction.score <= 1
+    expected = predictor.predict(store.get_capture(ids[1])).labels
+    decoded = results_to_mask(prediction.result, task_labels("burn-depth"), (SIZE, SIZE))
+    np.testing.assert_array_equal(decoded, expected)
+
+
+def test_push_is_idempotent_and_reports_deleted_tasks(
+    store: CaptureStore, ls_client: LabelStudio, label_studio: LocalServer
+) -> None:
+    ids = fill_phantom(store, subjects=1, captures=3)
+    renderings = rendering_store(store, document_root=label_studio.document_root)
+    first = push(store, ls_client, "burn-depth", renderings, limit=2)
+    assert first.pushed == ids[:2]
+    again = push(store, ls_client, "burn-depth", renderings)
+    assert again.pushed == ids[2:] and sorted(again.already) == sorted(ids[:2])
+    assert push(store, ls_client, "burn-depth", renderings).pushed == []
+    in_ls = pushed_captures(ls_client, first.project_id)
+    assert sorted(in_ls) == sorted(ids)
+
+    ls_client.tasks.delete(in_ls[ids[0]])
+    report = push(store, ls_client, "burn-depth", renderings)
+    assert report.deleted == [ids[0]] and report.pushed == []
+    report = push(store, ls_client, "burn-depth", renderings, repush_deleted=True)
+    assert report.pushed == [ids[0]]
+
+
+def test_server_down_is_refused() -> None:
+    from labeling.client import connect
+    from labeling.server import free_port
+
+    with (
+        pytest.raises(LabelingError, match="is not reachable"),
+        connect(f"http://127.0.0.1:{free_port()}", "x"),
+    ):
+        pass
