@@ -4,8 +4,8 @@ and small phantom stores on both backends."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest

@@ -15,12 +15,11 @@ from labeling.config import LabelingError, task_labels
 from labeling.push import push, pushed_captures
 from labeling.renderings import rendering_store
 from labeling.server import LocalServer
+from tests.labeling.conftest import SIZE, fill_phantom
 from wound.networks import ModelInfo, NetworkSpec, build_network
 from wound.predict import Predictor
 from wound.store.base import CaptureStore
 from wound.tasks import get_task
-
-from tests.labeling.conftest import SIZE, fill_phantom
 
 pytestmark = pytest.mark.integration
 
