@@ -1,6 +1,7 @@
 """A seeded embedded store for the dashboard tests, built once per session and copied per test.
 
-The store: a phantom cohort (3 subjects x 3 visits, 64 px) written as TIFF files and ingested
+The store: a phantom cohort (3 subjects x 3 captures, 64 px) and a burn followed over 4 visits,
+written as TIFF files and ingested
 like a user would (``wound.ingest``), a tiny model trained on the phantom, evaluated beside the
 spectral baseline and registered twice (two models to compare), two captures already scored,
 and an annotation with two versions.
@@ -18,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from wound.io import ReadLimits, write_capture
-from wound.phantom import PhantomConfig, synth_cohort
+from wound.phantom import PhantomConfig, synth_cohort, synth_series
 from wound.store import LocalStore
 
 PSEUDONYM_KEY = "dashboard-test-key"
@@ -49,16 +50,12 @@ TINY_RUN: dict[str, Any] = {
 }
 
 
-def phantom_files(
-    folder: Path, *, subjects: int = 3, captures: int = 3, seed: int = 11
-) -> list[Path]:
+def phantom_files(folder: Path) -> list[Path]:
+    """3 subjects x 3 captures, and one burn followed over 4 visits (subject phantom-burn000)."""
     config = PhantomConfig(height=SIZE, width=SIZE)
-    paths = []
-    for capture in synth_cohort(
-        subjects=subjects, captures_per_subject=captures, seed=seed, config=config
-    ):
-        paths.append(write_capture(capture, folder / f"{capture.identity()}.tif"))
-    return paths
+    cohort = synth_cohort(subjects=3, captures_per_subject=3, seed=11, config=config)
+    series = synth_series(kind="burn", subjects=1, visits=4, seed=2, config=config)
+    return [write_capture(c, folder / f"{c.identity()}.tif") for c in [*cohort, *series]]
 
 
 def _register_tiny_models(store: LocalStore, run_dir: Path) -> None:
@@ -157,3 +154,11 @@ def open_store(home: Path) -> LocalStore:
     store = LocalStore(home)
     store.init()
     return store
+
+
+@pytest.fixture
+def subject_of() -> Callable[[str], str]:
+    """``subject_of("phantom-burn000")`` -> the pseudonym the seeded store holds for it."""
+    from wound.pseudonym import pseudonymise
+
+    return lambda raw: pseudonymise(raw, PSEUDONYM_KEY.encode())
