@@ -10,7 +10,7 @@ DEMO_DATA ?= demo-data
 # are the same on every run (real deployments keep WOUND_PSEUDONYM_KEY secret).
 WOUND := WOUND_HOME=$(DEMO_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 
-.PHONY: venv labelstudio browser test test-gpu lint demo train-demo bench clean
+.PHONY: venv labelstudio browser test test-gpu lint demo train-demo dashboard bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ demo: venv
 # Train the default model only (the size of the demo's training step).
 train-demo: venv
 	$(WOUND) train --config configs/burn-depth.yaml --output-dir runs/train-demo
+
+# The dashboard on the demo's embedded store (make demo first), http://127.0.0.1:8501 only.
+dashboard: venv
+	$(WOUND) dashboard
 
 bench: venv
 	$(PY) benchmarks/ingest.py

@@ -31,7 +31,7 @@ def main() -> None:
         for i, (func, title, path) in enumerate(PAGES)
     ]
     services.PAGES.clear()
-    services.PAGES.update({page.url_path: page for page in pages})
+    services.PAGES.update({path: page for (_, _, path), page in zip(PAGES, pages, strict=True)})
     current = st.navigation(pages)
     st.sidebar.caption(
         "Predictions are an aid to the clinician; the non-healing contour is not an excision "

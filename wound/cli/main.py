@@ -50,6 +50,7 @@ COMMAND_MODULES = (
     "wound.cli.predict_cmds",
     "wound.cli.summary_cmds",
     "wound.cli.timeline_cmds",
+    "wound.cli.dashboard_cmds",
 )
 
 

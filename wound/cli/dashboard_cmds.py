@@ -1,0 +1,73 @@
+"""``wound dashboard``: the Streamlit app (``dashboard/``) on this machine, bound to 127.0.0.1.
+
+The app reads the store the settings describe (the embedded store by default, AWS by settings
+alone). Streamlit runs headless with error details hidden (the pages show clear messages) and
+without usage statistics. To reach it from elsewhere, put it behind an authenticating reverse
+proxy or Streamlit's OIDC login (docs/dashboard.md) rather than binding another address.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wound.cli.common import console, fail
+
+
+def app_path() -> Path:
+    """``dashboard/app.py`` of the installed dashboard package (not imported here)."""
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or not spec.submodule_search_locations:
+        fail("the dashboard package is not installed (pip install -e .)")
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def streamlit_command(port: int, *, address: str = "127.0.0.1") -> list[str]:
+    """The ``streamlit run`` command line ``wound dashboard`` runs (the browser tests too)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path()),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.showErrorDetails",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+
+
+def dashboard_command(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Start the dashboard (score captures, browse the store, patients over time, models).
+
+    Bound to 127.0.0.1; stop it with Ctrl-C. Example: wound dashboard --port 8501
+    """
+    console.print(f"Dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    try:
+        code = subprocess.call(streamlit_command(port), env=os.environ.copy())
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``wound dashboard`` to ``app``."""
+    app.command("dashboard")(dashboard_command)
