@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.metrics import DiceMetric, MeanIoU
+from monai.metrics import compute_dice, compute_iou
 from monai.networks.utils import one_hot
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
@@ -61,18 +61,23 @@ def _safe_ratio(num: float, den: float) -> float:
 def per_image_class_scores(
     preds: Sequence[np.ndarray], truths: Sequence[np.ndarray], num_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MONAI Dice and IoU per image and class (``N x C``; NaN where the truth lacks the class)."""
-    dice = DiceMetric(include_background=True, reduction="none", ignore_empty=True)
-    iou = MeanIoU(include_background=True, reduction="none", ignore_empty=True)
+    """MONAI Dice and IoU per image and class (``N x C``; NaN where the truth lacks the class).
+
+    MONAI's functional ``compute_dice`` / ``compute_iou`` rather than the cumulative
+    ``DiceMetric`` / ``MeanIoU``: those all-gather across ranks whenever a process group exists,
+    and validation during DDP training runs on rank 0 alone.
+    """
+    dice: list[np.ndarray] = []
+    iou: list[np.ndarray] = []
     for pred, truth in zip(preds, truths, strict=True):
         p = one_hot(torch.as_tensor(pred, dtype=torch.long)[None, None], num_classes)
         t = one_hot(torch.as_tensor(truth, dtype=torch.long)[None, None], num_classes)
-        dice(p, t)
-        iou(p, t)
-    d = dice.aggregate()
-    i = iou.aggregate()
-    assert isinstance(d, torch.Tensor) and isinstance(i, torch.Tensor)
-    return d.numpy().astype(float), i.numpy().astype(float)
+        dice.append(compute_dice(p, t, include_background=True, ignore_empty=True)[0].numpy())
+        iou.append(compute_iou(p, t, include_background=True, ignore_empty=True)[0].numpy())
+    if not dice:
+        empty = np.zeros((0, num_classes))
+        return empty, empty.copy()
+    return np.stack(dice).astype(float), np.stack(iou).astype(float)
 
 
 def segmentation_metrics(
