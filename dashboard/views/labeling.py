@@ -32,7 +32,11 @@ def page() -> None:
     columns = st.columns(len(counts))
     for column, (status, n) in zip(columns, counts.items(), strict=True):
         column.metric(
-            status.replace("_", " "), n, f"{n / total:.0%}" if total else None, delta_color="off"
+            status.replace("_", " "),
+            n,
+            f"{n / total:.0%}" if total else None,
+            delta_color="off",
+            delta_arrow="off",
         )
     st.caption(
         f"Label status of the store's captures ({total}; the first {SCAN_LIMIT:,} are counted)."

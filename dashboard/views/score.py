@@ -41,20 +41,22 @@ def page() -> None:
             "(`wound train --config configs/burn-depth.yaml`, or `make demo`), then reload."
         )
         st.stop()
-    model_id = st.selectbox(
+    left, right = st.columns([3, 2])
+    model_id = left.selectbox(
         "Model",
         [m.model_id for m in models],
         format_func=lambda mid: services.model_label(next(m for m in models if m.model_id == mid)),
         key="score_model",
     )
-    source = st.radio(
+    source = right.radio(
         "Capture", ["Upload a file", "A stored capture"], horizontal=True, key="score_source"
     )
     chosen = _upload_form() if source == "Upload a file" else _stored_form(store)
-    force = st.checkbox(
+    button, force_box = st.columns([1, 4], vertical_alignment="center")
+    force = force_box.checkbox(
         "Score again even if this model already scored the capture", key="score_force"
     )
-    if st.button("Score", type="primary", disabled=chosen is None, key="score_button"):
+    if button.button("Score", type="primary", disabled=chosen is None, key="score_button"):
         _score(store, model_id, chosen, force=force)
     shown = st.session_state.get(SHOWN)
     if shown:
@@ -146,9 +148,10 @@ def _show(capture_id: str, model_id: str, note: str) -> None:
         image = data.picture(res, opacity=0.0)
         st.image(image, caption="The capture as received (no prediction map: refused)", width=320)
     else:
-        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="score_opacity")
-        image = data.picture(res, opacity=opacity)
         left, right = st.columns([3, 2])
+        with right:
+            opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="score_opacity")
+        image = data.picture(res, opacity=opacity)
         with left:
             st.image(image, caption=f"Capture {capture_id}: predicted classes over false colour")
             spec = res.spec
@@ -183,12 +186,14 @@ def show_score(score: WoundScore) -> None:
             area_text(score.non_healing_area, score),
             f"{score.non_healing_share:.0%} of the wound",
             delta_color="off",
+            delta_arrow="off",
         )
     st.metric(
         "Indeterminate (hatched)",
         area_text(score.indeterminate_area, score),
         f"{score.indeterminate_share:.0%} of the wound",
         delta_color="off",
+        delta_arrow="off",
     )
     if score.classes:
         st.dataframe(
@@ -216,7 +221,7 @@ def _downloads(res: data.Result, image: Any, captured_at: Any, wound_type: str) 
         return report.report_bytes(fig, "pdf" if fmt == "pdf" else "png")
 
     stem = f"wound-score-{res.record.capture_id}"
-    a, b = st.columns(2)
+    a, b, _ = st.columns([1, 1, 4])
     a.download_button(
         "Report (PDF)", lambda: build("pdf"), f"{stem}.pdf", "application/pdf", key="rep_pdf"
     )
