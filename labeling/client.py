@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
@@ -61,7 +61,9 @@ def connect_from(settings: Settings) -> AbstractContextManager[LabelStudio]:
 def find_project(client: LabelStudio, task: str) -> Any | None:
     """The project of ``task`` (by title), or None."""
     title = project_title(task)
-    projects = call(client, "list projects", lambda: list(client.projects.list(title=title)))
+    projects: list[Any] = call(
+        client, "list projects", lambda: list(client.projects.list(title=title))
+    )
     matches = [p for p in projects if p.title == title]
     return min(matches, key=lambda p: p.id) if matches else None
 
@@ -92,7 +94,7 @@ def ensure_project(client: LabelStudio, task: str) -> Any:
 
 def iter_tasks(client: LabelStudio, project_id: int) -> Iterator[Any]:
     """Every task of a project (data only)."""
-    pager = call(
+    pager: Iterable[Any] = call(
         client,
         f"list tasks of project {project_id}",
         lambda: client.tasks.list(project=project_id, page_size=500, fields="task_only"),

@@ -120,7 +120,11 @@ def _import(
     response = call(
         client,
         f"import {len(tasks)} tasks into project {project_id}",
-        lambda: client.projects.import_tasks(project_id, request=tasks, return_task_ids=True),
+        lambda: client.projects.import_tasks(
+            project_id,
+            request=tasks,  # type: ignore[arg-type]  # plain task dicts, as the API takes
+            return_task_ids=True,
+        ),
     )
     if response.task_count != len(tasks):
         raise LabelingError(

@@ -33,7 +33,7 @@ def ensure_venv(venv: Path, *, python: str | None = None) -> Path:
     exe = venv / "bin" / "label-studio"
     if (venv / STAMP).exists() and exe.exists():
         return exe
-    python = python or getattr(sys, "_base_executable", sys.executable)
+    python = python or str(getattr(sys, "_base_executable", sys.executable))
     try:
         if not (venv / "bin" / "python").exists():
             subprocess.run([python, "-m", "venv", str(venv)], check=True)

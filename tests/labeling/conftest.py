@@ -9,13 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from label_studio_sdk import LabelStudio
 
 from labeling.client import connect
 from labeling.server import LocalServer, ensure_venv, free_port
+from wound.networks import ModelInfo, NetworkSpec, build_network
 from wound.phantom import PhantomConfig, synth_cohort
+from wound.predict import Predictor
 from wound.pseudonym import pseudonymise
 from wound.store.base import CaptureStore
+from wound.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 48
@@ -59,3 +63,23 @@ def fill_phantom(store: CaptureStore, *, subjects: int = 2, captures: int = 2) -
         meta = capture.metadata.model_copy(update={"subject": subject})
         ids.append(store.put_capture(replace(capture, metadata=meta)).capture_id)
     return ids
+
+
+def tiny_predictor(bands: int) -> Predictor:
+    """An untrained, seeded burn-depth network: enough to produce pre-annotations."""
+    torch.manual_seed(0)
+    spec = NetworkSpec(
+        in_channels=bands,
+        out_channels=get_task("burn-depth").out_channels,
+        channels=(4, 8),
+        strides=(2,),
+        num_res_units=0,
+    )
+    info = ModelInfo(
+        task="burn-depth",
+        network=spec,
+        wavelengths_nm=(420.0, 525.0, 581.0, 620.0, 660.0, 726.0, 820.0, 855.0),
+        band_mean=(0.4,) * bands,
+        band_std=(0.2,) * bands,
+    )
+    return Predictor(build_network(spec), info, model_id="tiny", model_version="0", device="cpu")

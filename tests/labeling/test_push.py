@@ -7,7 +7,6 @@ import urllib.request
 
 import numpy as np
 import pytest
-import torch
 from label_studio_sdk import LabelStudio
 
 from labeling.brush import results_to_mask
@@ -15,33 +14,10 @@ from labeling.config import LabelingError, task_labels
 from labeling.push import push, pushed_captures
 from labeling.renderings import rendering_store
 from labeling.server import LocalServer
-from tests.labeling.conftest import SIZE, fill_phantom
-from wound.networks import ModelInfo, NetworkSpec, build_network
-from wound.predict import Predictor
+from tests.labeling.conftest import SIZE, fill_phantom, tiny_predictor
 from wound.store.base import CaptureStore
-from wound.tasks import get_task
 
 pytestmark = pytest.mark.integration
-
-
-def tiny_predictor(bands: int) -> Predictor:
-    """An untrained, seeded burn-depth network: enough to produce pre-annotations."""
-    torch.manual_seed(0)
-    spec = NetworkSpec(
-        in_channels=bands,
-        out_channels=get_task("burn-depth").out_channels,
-        channels=(4, 8),
-        strides=(2,),
-        num_res_units=0,
-    )
-    info = ModelInfo(
-        task="burn-depth",
-        network=spec,
-        wavelengths_nm=(420.0, 525.0, 581.0, 620.0, 660.0, 726.0, 820.0, 855.0),
-        band_mean=(0.4,) * bands,
-        band_std=(0.2,) * bands,
-    )
-    return Predictor(build_network(spec), info, model_id="tiny", model_version="0", device="cpu")
 
 
 def fetch(label_studio: LocalServer, uri: str, task_id: int) -> bytes:

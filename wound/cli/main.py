@@ -51,6 +51,7 @@ COMMAND_MODULES = (
     "wound.cli.summary_cmds",
     "wound.cli.timeline_cmds",
     "wound.cli.dashboard_cmds",
+    "wound.cli.label_cmds",
 )
 
 
