@@ -190,27 +190,30 @@ class Capture:
         """The platform's capture id, ``cap-`` + 32 hex digits: a hash of the device's capture id
         when it has one, else of cube and header (without a capture time that only the file's
         modification time gave). Never the device id itself (docs/storage.md)."""
-        if self.metadata.capture_id:
-            return platform_capture_id(self.metadata.capture_id)
-        return "cap-" + self._content_hash(truth=False)[:32]
+        return self.identity_and_digest()[0]
 
     def content_digest(self) -> str:
         """SHA-256 of everything stored (cube, header, truth masks), without a capture time
         taken from the file's modification time: equal for the same capture read twice."""
-        return self._content_hash(truth=True)
+        return self.identity_and_digest()[1]
 
-    def _content_hash(self, *, truth: bool) -> str:
+    def identity_and_digest(self) -> tuple[str, str]:
+        """:meth:`identity` and :meth:`content_digest` with one pass over the cube."""
+        cube = hashlib.sha256(np.ascontiguousarray(self.cube).data).digest()
         header = self.header()
         if self.metadata.captured_at_source == "file_mtime":
             header["metadata"].pop("captured_at")
-        digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.cube).tobytes())
-        digest.update(json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
-        if truth and self.truth is not None:
-            for name, array in sorted(self.truth.arrays().items()):
-                digest.update(name.encode() + str(array.shape).encode())
-                digest.update(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-        return digest.hexdigest()
+        text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        content = hashlib.sha256(cube + text)
+        full = content.copy()
+        for name, array in sorted(self.truth.arrays().items()) if self.truth else ():
+            full.update(f"{name}{array.shape}".encode())
+            full.update(np.ascontiguousarray(array, dtype=np.uint8).data)
+        if self.metadata.capture_id:
+            identity = platform_capture_id(self.metadata.capture_id)
+        else:
+            identity = "cap-" + content.hexdigest()[:32]
+        return identity, full.hexdigest()
 
     def header(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""

@@ -118,7 +118,8 @@ class CaptureCore(CaptureStore):
         """Validate and serialise everything first, then objects, then the record (one
         conditional write). The same content again is ``created=False``; the same id with
         other content raises :class:`CaptureConflictError` and writes nothing."""
-        capture_id = codec.check_name(capture.identity(), "capture id")
+        identity, digest = capture.identity_and_digest()
+        capture_id = codec.check_name(identity, "capture id")
         if not is_pseudonym(capture.metadata.subject):
             raise StoreError(
                 f"capture {capture_id}: subject is not a pseudonym; pseudonymise it "
@@ -128,7 +129,6 @@ class CaptureCore(CaptureStore):
             capture.validate(capture_id)
         except CaptureError as exc:
             raise StoreError(f"capture refused: {exc}") from exc
-        digest = capture.content_digest()
         key = {"capture_id": capture_id}
         with self._lock(f"capture:{capture_id}"):
             existing = self.records.get(CAPTURES, key)
