@@ -172,6 +172,8 @@ def test_saved_inference_settings_are_the_defaults(tmp_path: Path) -> None:
     register(s, "m-tta", inference={"roi": "patch", "overlap": 0.5, "tta": True})
     saved = Predictor.from_store(s, "m-tta")
     assert (saved.roi, saved.overlap, saved.tta) == ("patch", 0.5, True)
+    unset = Predictor.from_store(s, "m-tta", roi=None, overlap=None, tta=None)  # `wound predict`
+    assert (unset.roi, unset.overlap, unset.tta) == ("patch", 0.5, True)
     override = Predictor.from_store(s, "m-tta", roi="whole", tta=False)
     assert (override.roi, override.overlap, override.tta) == ("whole", 0.5, False)
 

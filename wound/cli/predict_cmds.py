@@ -48,14 +48,26 @@ def predict(
         str | None, typer.Option(help="Model id (default: the latest model of --task).")
     ] = None,
     task: Annotated[str, typer.Option(help="Task of the default model.")] = DEFAULT_TASK,
-    tta: Annotated[bool, typer.Option(help="Flip test-time augmentation (4 passes).")] = False,
+    tta: Annotated[
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Flip test-time augmentation (4 passes); default: the model's saved setting.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Recompute captures that already have a prediction.")
     ] = False,
     roi: Annotated[
-        str, typer.Option(help="Window: auto, whole, patch or HxW (e.g. 256x256).")
-    ] = "auto",
-    overlap: Annotated[float, typer.Option(min=0.0, max=0.95, help="Window overlap.")] = 0.25,
+        str | None,
+        typer.Option(
+            help="Window: auto, whole, patch or HxW (e.g. 256x256); default: the model's."
+        ),
+    ] = None,
+    overlap: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=0.95, help="Window overlap; default: the model's."),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Captures read and predicted together.")] = 8,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: auto).")] = None,
     subject: SubjectOption = None,
@@ -100,7 +112,7 @@ def predict(
             task=None if model else task,
             device=device,
             tta=tta,
-            roi=_parse_roi(roi),
+            roi=None if roi is None else _parse_roi(roi),
             overlap=overlap,
         )
     except RecordNotFoundError:
