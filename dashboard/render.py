@@ -101,12 +101,18 @@ def hatch(rgb: np.ndarray, mask: np.ndarray, period: int = HATCH_PERIOD) -> np.n
     return out
 
 
+def shrink_step(shape: tuple[int, int], size: int = DISPLAY_SIZE) -> int:
+    """Integer subsampling step that brings a large image's long side down to between ``size``
+    and twice it (display only: the page shows no more pixels than that)."""
+    return max(1, max(shape) // size)
+
+
 def draw_contours(
-    image: Image.Image, contours: Sequence[Sequence[tuple[float, float]]], factor: int
+    image: Image.Image, contours: Sequence[Sequence[tuple[float, float]]], factor: float
 ) -> Image.Image:
     """Closed polygons (``(row, col)`` pixel vertices) drawn on ``image`` (scaled by factor)."""
     draw = ImageDraw.Draw(image)
-    width = max(2, factor)
+    width = max(2, round(factor))
     for points in contours:
         xy = [((c + 0.5) * factor, (r + 0.5) * factor) for r, c in points]
         if len(xy) < 2:
@@ -126,13 +132,19 @@ def score_picture(
     contours: Sequence[Sequence[tuple[float, float]]] = (),
     size: int = DISPLAY_SIZE,
 ) -> Image.Image:
-    """The false-colour capture with the class overlay, indeterminate hatching and contours."""
+    """The false-colour capture with the class overlay, indeterminate hatching and contours:
+    small captures enlarged, captures of at least twice ``size`` subsampled (display only)."""
+    step = shrink_step(rgb.shape[:2], size)
+    if step > 1:
+        rgb = rgb[::step, ::step]
+        class_map = None if class_map is None else class_map[::step, ::step]
+        indeterminate = None if indeterminate is None else indeterminate[::step, ::step]
     factor = display_scale(rgb.shape[:2], size)
     base = rgb if class_map is None else blend_classes(rgb, class_map, colours, opacity)
     big = enlarge(base, factor)
     if indeterminate is not None and indeterminate.any():
         big = hatch(big, enlarge(indeterminate, factor))
-    return draw_contours(Image.fromarray(big), contours, factor)
+    return draw_contours(Image.fromarray(big), contours, factor / step)
 
 
 def legend_html(colours: dict[int, str], names: dict[int, str], *, marks: bool) -> str:

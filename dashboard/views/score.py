@@ -11,19 +11,19 @@ no map.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from dashboard import data, render, report, services
-from wound.capture import Capture
-from wound.errors import CaptureError, RecordNotFoundError
-from wound.io import ReadLimits, read_capture, render_preview
-from wound.pipeline import score_stored
+from wound.errors import RecordNotFoundError
+from wound.io import ReadLimits
+from wound.pipeline import Outcome, score_file, score_stored
+from wound.predict import Predictor
 from wound.score_format import area_text
 from wound.scoring import DISCLAIMER, Refusal, WoundScore
-from wound.settings import Settings
 from wound.store.base import CaptureStore
 
 UPLOAD_TYPES = ["tif", "tiff", "png", "jpg", "jpeg"]
@@ -86,22 +86,36 @@ def _stored_form(store: CaptureStore) -> str | None:
     return chosen
 
 
-def read_upload(name: str, content: bytes, config: Settings, metadata: dict[str, Any]) -> Capture:
-    """An uploaded file as a capture (subject pseudonymised). Errors name "the uploaded file",
-    never the temporary path (nor the file's own name, which may hold a patient's name)."""
-    suffix = Path(name).suffix.lower()
+def score_upload(
+    store: CaptureStore,
+    predictor: Predictor,
+    name: str,
+    content: bytes,
+    metadata: dict[str, Any],
+    *,
+    force: bool,
+) -> Outcome:
+    """Score an uploaded file the way ``wound predict FILE`` does (:func:`score_file`: read,
+    store in a background thread while gate, prediction and score run). Messages name "the
+    uploaded file", never the temporary path (nor the upload's own name, which may hold a
+    patient's name)."""
+    config = services.settings()
     with tempfile.TemporaryDirectory(prefix="wound-upload-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+        path = Path(tmp) / f"upload{Path(name).suffix.lower()}"
         path.write_bytes(content)
-        try:
-            return read_capture(
-                path,
-                pseudonym_key=config.pseudonym_key_bytes(),
-                limits=ReadLimits.from_settings(config),
-                metadata=metadata or None,
-            )
-        except CaptureError as exc:
-            raise CaptureError("the uploaded file", exc.problem) from None
+        outcome = score_file(
+            store,
+            predictor,
+            path,
+            pseudonym_key=config.pseudonym_key_bytes(),
+            read_limits=ReadLimits.from_settings(config),
+            metadata=metadata or None,
+            force=force,
+        )
+    if outcome.status == "failed":
+        message = outcome.message.replace(str(path), "the uploaded file")
+        return replace(outcome, capture_id="", message=message.replace(tmp, "…"))
+    return outcome
 
 
 def _score(store: CaptureStore, model_id: str, chosen: Any, *, force: bool) -> None:
@@ -110,7 +124,8 @@ def _score(store: CaptureStore, model_id: str, chosen: Any, *, force: bool) -> N
         predictor = services.get_predictor(model_id)
     with st.spinner("Checking quality, predicting and scoring…"):
         if isinstance(chosen, str):
-            capture_id = chosen
+            with services.guard(f"Capture {chosen} could not be scored"):
+                outcome = next(iter(score_stored(store, predictor, [chosen], force=force)))
         else:
             metadata: dict[str, Any] = {}
             if st.session_state.get("score_subject"):
@@ -118,13 +133,14 @@ def _score(store: CaptureStore, model_id: str, chosen: Any, *, force: bool) -> N
             if st.session_state.get("score_type", "(from the file)") != "(from the file)":
                 metadata["wound_type"] = st.session_state["score_type"]
             with services.guard("The upload cannot be scored"):
-                capture = read_upload(chosen.name, chosen.getvalue(), services.settings(), metadata)
-                capture_id = store.put_capture(capture, preview_png=render_preview(capture))[0]
-        with services.guard(f"Capture {capture_id} could not be scored"):
-            outcome = next(iter(score_stored(store, predictor, [capture_id], force=force)))
+                outcome = score_upload(
+                    store, predictor, chosen.name, chosen.getvalue(), metadata, force=force
+                )
     if outcome.status == "failed":
-        st.error(f"Capture {capture_id} could not be scored: {outcome.message}")
+        what = f"Capture {outcome.capture_id}" if outcome.capture_id else "The upload"
+        st.error(f"{what} cannot be scored: {outcome.message}")
         return
+    capture_id = outcome.capture_id
     note = ""
     if outcome.status == "skipped":
         note = "This model had already scored this capture: showing the stored result."
@@ -167,6 +183,8 @@ def _show(capture_id: str, model_id: str, note: str) -> None:
         f"Model {score.model_id}"
         + (f", version {score.model_version}" if score.model_version else "")
         + f" · capture {capture_id} · captured {record.captured_at:%Y-%m-%d %H:%M} UTC"
+        + f" · scored {res.record.created_at:%Y-%m-%d %H:%M:%S}."
+        + f"{res.record.created_at.microsecond // 1000:03d} UTC"
     )
     _downloads(res, image, record.captured_at, record.wound_type)
 

@@ -29,3 +29,27 @@ def test_no_page_module_is_missing() -> None:
         "models",
         "labeling",
     ]
+
+
+def test_with_oidc_configured_only_logged_in_users_get_in(dashboard_env: Path) -> None:
+    auth = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "test-only",
+        "client_id": "wound-dashboard",
+        "client_secret": "test-only",
+        "server_metadata_url": "https://id.example.org/.well-known/openid-configuration",
+    }
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.secrets["auth"] = auth
+    at.user["is_logged_in"] = False
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Wound imaging"]
+    assert [b.label for b in at.button] == ["Log in"]
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.secrets["auth"] = auth
+    at.user.update({"is_logged_in": True, "email": "clinician@example.org"})
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Score a capture"]
+    assert [b.label for b in at.sidebar.button] == ["Log out"]

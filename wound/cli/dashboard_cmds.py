@@ -8,7 +8,6 @@ proxy or Streamlit's OIDC login (docs/dashboard.md) rather than binding another 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,15 +16,18 @@ from typing import Annotated
 
 import typer
 
+import wound
 from wound.cli.common import console, fail
 
 
 def app_path() -> Path:
-    """``dashboard/app.py`` of the installed dashboard package (not imported here)."""
-    spec = importlib.util.find_spec("dashboard")
-    if spec is None or not spec.submodule_search_locations:
-        fail("the dashboard package is not installed (pip install -e .)")
-    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+    """``dashboard/app.py``: the dashboard package sits beside ``wound`` (same distribution);
+    found by path, so nothing of it is imported here (and a ``dashboard.py`` script elsewhere
+    on ``sys.path`` cannot shadow it)."""
+    path = Path(wound.__file__).resolve().parent.parent / "dashboard" / "app.py"
+    if not path.is_file():
+        fail(f"the dashboard is not installed beside wound ({path} missing)")
+    return path
 
 
 def streamlit_command(port: int, *, address: str = "127.0.0.1") -> list[str]:

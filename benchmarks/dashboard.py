@@ -1,0 +1,216 @@
+"""Dashboard: press "Score" -> result rendered in the browser, vs the CLI on the same capture.
+
+One capture TIFF on disk (phantom, 8 bands, ``--height`` x ``--width``) and one registered model
+(the default model of the benchmarks, random weights) in a fresh embedded store. In the same run:
+
+- dashboard: ``streamlit run dashboard/app.py`` (the command ``wound dashboard`` runs) on a free
+  loopback port; Debian's Chromium (Playwright) uploads the file once, ticks "Score again", then
+  presses "Score" ``--runs`` times. Each press reads the upload, gates, predicts, scores, stores
+  (``wound.pipeline.score_stored``, forced) and renders the overlay and the numbers; the time is
+  from the click until the new result's caption is shown and its overlay image has loaded.
+  The first press (model load) is reported apart as ``cold``.
+- CLI: ``wound predict FILE --force`` (read, ingest, gate, predict, score, store; prints the
+  areas), and ``wound score ID`` (prints the stored score), each a fresh process as a user runs
+  them, ``--cli-runs`` times.
+
+Ratio: dashboard p50 / ``wound predict FILE`` p50 (target <= 1.5); also against predict + score.
+Usage: python benchmarks/dashboard.py [--runs 8] [--cli-runs 3] [--height 1024] [--width 1280]
+Writes bench-out/dashboard.json. Needs /usr/bin/chromium (`make browser`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+from default_model import default_spec  # benchmarks/default_model.py (the script folder)
+
+from wound.cli.dashboard_cmds import streamlit_command
+from wound.io import write_capture
+from wound.networks import ModelInfo, build_network, weights_to_bytes
+from wound.phantom import PhantomConfig, synth_capture
+from wound.store import LocalStore
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+KEY = "bench-pseudonym-key"
+MODEL_ID = "bench-default"
+
+
+def register_default(home: Path, wavelengths: tuple[float, ...]) -> None:
+    torch.manual_seed(0)
+    spec = default_spec()
+    info = ModelInfo(
+        task="burn-depth",
+        network=spec,
+        wavelengths_nm=wavelengths,
+        band_mean=(0.3,) * 8,
+        band_std=(0.15,) * 8,
+        patch_size=(128, 128),
+    )
+    with LocalStore(home) as store:
+        store.init()
+        store.put_model(
+            MODEL_ID,
+            {"weights.pt": weights_to_bytes(build_network(spec))},
+            task="burn-depth",
+            info=info.model_dump(mode="json"),
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], cwd: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            streamlit_command(port), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return process, url
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"streamlit did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.3)
+
+
+def dashboard_runs(url: str, capture: Path, runs: int) -> tuple[float, list[float]]:
+    """(cold ms, warm ms per press): click "Score" -> new caption shown and overlay loaded."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=300_000)
+    # the result's caption ("... · scored <time> UTC") is new once the press has rendered
+    shown = """() => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+        .filter(e => e.innerText.includes(" · scored ")).map(e => e.innerText).join("")"""
+    rendered = """(before) => {
+        const caps = [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+            .filter(e => e.innerText.includes(" · scored "));
+        if (caps.length !== 1 || caps[0].innerText === before) return false;
+        if (caps[0].closest('[data-stale="true"]')) return false;
+        const img = document.querySelector("[data-testid='stImage'] img");
+        return !!img && img.complete && img.naturalWidth > 0;
+    }"""
+    times: list[float] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1900})
+        page.set_default_timeout(300_000)
+        page.goto(url)
+        expect(page.get_by_role("heading", name="Score a capture")).to_be_visible()
+        page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(capture)
+        expect(page.get_by_text(capture.name)).to_be_visible()
+        page.get_by_text("Score again even if this model already scored the capture").click()
+        page.wait_for_timeout(1000)
+        for _ in range(runs + 1):
+            before = page.evaluate(shown)
+            t0 = time.perf_counter()
+            page.get_by_role("button", name="Score", exact=True).click()
+            page.wait_for_function(rendered, arg=before, polling="raf")
+            times.append((time.perf_counter() - t0) * 1000)
+        browser.close()
+    return times[0], times[1:]
+
+
+def cli_runs(
+    env: dict[str, str], capture: Path, capture_id: str, runs: int
+) -> dict[str, list[float]]:
+    wound = str(Path(sys.executable).parent / "wound")
+    out: dict[str, list[float]] = {"predict": [], "score": []}
+    for _ in range(runs):
+        for name, argv in (
+            ("predict", [wound, "predict", str(capture), "--model", MODEL_ID, "--force"]),
+            ("score", [wound, "score", capture_id, "--model", MODEL_ID]),
+        ):
+            t0 = time.perf_counter()
+            done = subprocess.run(argv, env=env, capture_output=True, text=True)
+            out[name].append((time.perf_counter() - t0) * 1000)
+            if done.returncode not in (0, 2):  # 2: refused by the gate (still a result)
+                raise SystemExit(f"{' '.join(argv)} failed: {done.stdout}{done.stderr}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--cli-runs", type=int, default=3)
+    parser.add_argument("--height", type=int, default=1024)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--out", type=Path, default=Path("bench-out/dashboard.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    process = None
+    try:
+        config = PhantomConfig(height=args.height, width=args.width)
+        capture = synth_capture(seed=0, subject_index=0, capture_index=0, config=config)
+        path = write_capture(capture, work / "capture.tif")
+        home = work / "home"
+        register_default(home, capture.wavelengths)
+        env = {**os.environ, "WOUND_HOME": str(home), "WOUND_PSEUDONYM_KEY": KEY}
+        env.pop("WOUND_BACKEND", None)
+        process, url = start_server(env, work, work / "streamlit.log")
+        cold, warm = dashboard_runs(url, path, args.runs)
+        cli = cli_runs(env, path, capture.identity(), args.cli_runs)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    p50 = statistics.median
+    dash, predict, score = p50(warm), p50(cli["predict"]), p50(cli["score"])
+    result = {
+        "shape": [8, args.height, args.width],
+        "platform": platform.platform(),
+        "model": MODEL_ID,
+        "dashboard_ms": {"cold": cold, "p50": dash, "runs": warm},
+        "cli_predict_ms": {"p50": predict, "runs": cli["predict"]},
+        "cli_score_ms": {"p50": score, "runs": cli["score"]},
+        "ratio_dashboard_over_predict": dash / predict,
+        "ratio_dashboard_over_predict_plus_score": dash / (predict + score),
+        "target_ratio": 1.5,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f'Dashboard "Score" -> rendered vs the CLI, {args.height}x{args.width}x8 TIFF')
+    print(f"{'':44}{'p50 ms':>10}")
+    print(f"{'dashboard, press Score -> rendered (warm)':44}{dash:10.0f}")
+    print(f"{'dashboard, first press (loads the model)':44}{cold:10.0f}")
+    print(f"{'wound predict FILE --force (new process)':44}{predict:10.0f}")
+    print(f"{'wound score ID (new process)':44}{score:10.0f}")
+    print(
+        f"ratio dashboard / wound predict: {result['ratio_dashboard_over_predict']:.2f} "
+        f"(target <= 1.5); / (predict + score): "
+        f"{result['ratio_dashboard_over_predict_plus_score']:.2f}"
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
