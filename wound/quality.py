@@ -398,6 +398,8 @@ def _centre_crop(cube: np.ndarray, size: int) -> np.ndarray:
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size == 0:  # a frame one pixel high or wide has no neighbours that way
+        return 0.0
     a = a - a.mean()
     b = b - b.mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))

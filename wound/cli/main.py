@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, cast
@@ -323,6 +324,9 @@ _register_commands()
 
 def main() -> None:
     """Console entry point: platform errors become one clear line and exit code 1."""
+    # tifffile logs its own complaints about a broken file; the reader turns each into one
+    # refusal line naming the file, so they would only repeat it (docs/reliability.md).
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
         app()
     except WoundError as exc:

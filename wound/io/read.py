@@ -105,7 +105,10 @@ def read_capture(
     if isinstance(extras.get("reference"), dict):
         raw.reference = {**raw.reference, **extras["reference"]}
     if mask_path is not None:
-        mask = read_mask(Path(mask_path), raw.cube.shape[1:], limits=limits)
+        try:
+            mask = read_mask(Path(mask_path), raw.cube.shape[1:], limits=limits)
+        except CaptureError as exc:  # name the capture file too, not only its mask
+            raise type(exc)(source, f"mask {exc.source}: {exc.problem}") from None
         old = raw.truth.arrays() if raw.truth is not None else {}
         raw.truth = GroundTruth(**{**old, "wound_mask": mask})
     meta = _metadata(raw, given, path, pseudonym_key)
@@ -130,11 +133,7 @@ def _wavelengths(
         raise MetadataError(
             source, "no wavelengths in the file; pass wavelengths=[...] (nm, one per band)"
         )
-    if (
-        found is not None
-        and given is not None
-        and wavelength_mismatch(found, given) is not None
-    ):
+    if found is not None and given is not None and wavelength_mismatch(found, given) is not None:
         raise BandMismatchError(
             source, f"file says wavelengths {list(found)} nm but {list(given)} were given"
         )

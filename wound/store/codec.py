@@ -67,6 +67,11 @@ def _capture_folder(capture_id: str, token: str) -> str:
     return f"captures/{capture_id}/{token}"
 
 
+def capture_prefix(capture_id: str) -> str:
+    """``captures/<capture id>/``: every object of one capture, whatever its write token."""
+    return f"captures/{capture_id}/"
+
+
 def cube_key(capture_id: str, token: str) -> str:
     return f"{_capture_folder(capture_id, token)}/cube.tif"
 

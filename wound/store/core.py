@@ -133,7 +133,9 @@ class CaptureCore(CaptureStore):
         with self._lock(f"capture:{capture_id}"):
             existing = self.records.get(CAPTURES, key)
             if existing is not None:
-                return self._same_capture(existing, capture_id, digest)
+                result = self._same_capture(existing, capture_id, digest)
+                self._sweep(capture_id, existing)
+                return result
             record, objects = self._capture_record(capture, capture_id, digest, preview_png)
             try:
                 item = self._capture_item(record, rev=0)
@@ -154,6 +156,7 @@ class CaptureCore(CaptureStore):
             except BaseException:
                 self._discard(written)
                 raise
+            self._sweep(capture_id, item)
         return PutResult(capture_id, True)
 
     def _capture_record(
@@ -210,6 +213,18 @@ class CaptureCore(CaptureStore):
         for object_key in keys:
             with contextlib.suppress(StoreError, OSError):
                 self.objects.delete(object_key)
+
+    def _sweep(self, capture_id: str, item: Item) -> None:
+        """Remove objects in the capture's folder that its record does not refer to: what a
+        writer killed between its objects and its record left behind. Safe beside other
+        writers: once the record exists, no other write of this id can create one, and each
+        loser of the race discards its own objects anyway (docs/storage.md)."""
+        record = CaptureRecord.model_validate_json(item["body"])
+        keep = {ref.key for ref in (record.cube, record.preview, record.truth) if ref is not None}
+        stray = [
+            k for k in self.objects.list_keys(codec.capture_prefix(capture_id)) if k not in keep
+        ]
+        self._discard(stray)
 
     def get_record(self, capture_id: str) -> CaptureRecord:
         return CaptureRecord.model_validate_json(self._capture_item_of(capture_id)["body"])

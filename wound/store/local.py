@@ -91,7 +91,9 @@ class FolderObjects(ObjectStore):
         self._path(key).unlink(missing_ok=True)
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
-        for folder, _, names in os.walk(self.root):
+        # Walk only the prefix's folder (``captures/<id>/`` lists one capture, not the store).
+        start = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
+        for folder, _, names in os.walk(start):
             base = Path(folder).relative_to(self.root)
             for name in names:
                 if name.startswith(TEMP_PREFIX):
