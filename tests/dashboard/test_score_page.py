@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -156,6 +158,41 @@ def test_unreachable_store_is_a_clear_message(
 ) -> None:
     empty_env.parent.joinpath("not-a-folder").write_text("x")
     monkeypatch.setenv("WOUND_HOME", str(empty_env.parent / "not-a-folder"))
+    at = page_app("score").run()
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith("The capture store cannot be reached")
+
+
+def test_wrong_band_photo_is_refused_with_the_reason(
+    dashboard_env: Path, page_app: Callable[[str], AppTest]
+) -> None:
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(0)
+    smooth = np.kron(rng.integers(60, 200, (8, 8, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+    Image.fromarray(smooth).save(buffer, format="PNG")
+    at = page_app("score").run()
+    at.file_uploader(key="score_upload").set_value(("foot.png", buffer.getvalue(), "image/png"))
+    at.text_input(key="score_subject").input("P-0042")
+    at.run()
+    at.button(key="score_button").click().run()
+    assert not at.exception
+    assert any("Refused by the input-quality gate" in e.value for e in at.error)
+    assert "band" in _texts(at)  # 3 photo bands where the model reads 8
+    assert "P-0042" not in _texts(at)  # the subject id is never shown
+
+
+def test_unreachable_aws_store_is_a_clear_message(
+    empty_env: Path, page_app: Callable[[str], AppTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("WOUND_BACKEND", "aws")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     at = page_app("score").run()
     assert not at.exception
     [error] = at.error
