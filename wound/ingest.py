@@ -10,11 +10,18 @@ boto3's sockets release the GIL), so a batch runs near the store's transfer rate
 reported (one line naming it and the reason) and the batch goes on; it never leaves an object or
 a record behind (the store validates and serialises everything before it writes, objects first,
 the record last).
+
+Photographs with masks (``masks_dir``, docs/storage.md): each photo needs its mask (same stem,
+:data:`wound.io.mask.MASK_SUFFIXES`); the mask becomes the capture's ground truth and, once, its
+wound-mask annotation version 1 (source ``"import"``), so ``label: truth`` and ``label: latest``
+both train. ``per_file`` gives metadata per file name (a CSV manifest, :mod:`wound.manifest`);
+``subject_per_file`` makes each photo without a subject its own pseudonymous subject.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +32,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from wound.capture import Capture
 from wound.errors import CaptureError, StoreError
 from wound.io import ReadLimits, read_capture, render_preview
+from wound.io.mask import MASK_SUFFIXES
 from wound.store.base import CaptureStore
+from wound.tasks import get_task
 
 if TYPE_CHECKING:
     from wound.scoring import Score
 
 CAPTURE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Annotator and source of the annotation version 1 made from an imported mask.
+IMPORT_SOURCE = "import"
+_ANNOTATE = threading.Lock()  # check-then-append of the import annotation, one at a time
 #: Every status a file or capture can end in, for ingest and predict alike.
 Status = Literal["created", "exists", "scored", "refused", "skipped", "failed"]
 
@@ -70,6 +83,8 @@ class IngestOptions:
     metadata: Mapping[str, Any] | None = None  # subject, wound_type, wound_id, ...
     wavelengths: Sequence[float] | None = None
     masks_dir: Path | None = None
+    per_file: Mapping[str, Mapping[str, Any]] | None = None  # file name -> metadata (manifest)
+    subject_per_file: bool = False  # a photo without a subject is its own subject
 
 
 def find_capture_files(
@@ -104,25 +119,69 @@ def find_capture_files(
 
 
 def mask_for(path: Path, masks_dir: Path | None) -> Path | None:
-    """The mask file of a photograph: same stem, ``.png``, in ``masks_dir`` (when it exists)."""
+    """The mask file of a photograph: same stem, a mask suffix (``.png`` first), in ``masks_dir``
+    (None when there is none)."""
     if masks_dir is None:
         return None
-    candidate = masks_dir / f"{path.stem}.png"
-    return candidate if candidate.exists() else None
+    for suffix in MASK_SUFFIXES:
+        candidate = masks_dir / f"{path.stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def file_metadata(path: Path, options: IngestOptions) -> dict[str, Any] | None:
+    """The metadata of one file: the options', then its manifest row, then (photos without a
+    subject, ``subject_per_file``) its own subject named after the file (pseudonymised on read)."""
+    meta = dict(options.metadata or {})
+    if options.per_file is not None:
+        meta.update({k: v for k, v in options.per_file.get(path.name, {}).items() if v})
+    if (
+        options.subject_per_file
+        and not meta.get("subject")
+        and path.suffix.lower() in PHOTO_SUFFIXES
+    ):
+        meta["subject"] = f"image:{path.stem}"
+    return meta or None
 
 
 def read_file(path: Path, options: IngestOptions) -> Capture:
     """Read, pseudonymise and validate one file (raises :class:`CaptureError`)."""
     if path.is_dir():
         raise CaptureError(path, "is a folder (or a link to one), not a capture file")
+    mask = mask_for(path, options.masks_dir)
+    if options.masks_dir is not None and mask is None:
+        raise CaptureError(
+            path,
+            f"no mask {path.stem}.png (or {', '.join(MASK_SUFFIXES[1:])}) in {options.masks_dir}",
+        )
     return read_capture(
         path,
         pseudonym_key=options.pseudonym_key,
         limits=options.limits,
         wavelengths=options.wavelengths,
-        metadata=dict(options.metadata) if options.metadata else None,
-        mask_path=mask_for(path, options.masks_dir),
+        metadata=file_metadata(path, options),
+        mask_path=mask,
     )
+
+
+def annotate_import(store: CaptureStore, capture_id: str, capture: Capture) -> bool:
+    """Store an imported wound mask as annotation version 1 (source "import") unless the
+    capture already has a wound-mask annotation; True when one was added."""
+    if capture.truth is None or capture.truth.wound_mask is None:
+        return False
+    (plane,) = [p for p in get_task("wound-mask").label_planes if p.field == "wound_mask"]
+    with _ANNOTATE:
+        if store.list_annotations(capture_id, task=plane.annotation_task):
+            return False
+        store.add_annotation(
+            capture_id,
+            capture.truth.wound_mask,
+            task=plane.annotation_task,
+            annotator=IMPORT_SOURCE,
+            source=IMPORT_SOURCE,
+        )
+    return True
 
 
 def store_capture(store: CaptureStore, capture: Capture) -> tuple[str, Status]:
@@ -149,7 +208,10 @@ def ingest_file(path: Path, store: CaptureStore, options: IngestOptions) -> Outc
     (an unexpected one too, so a batch always goes on: reported with its type)."""
     start = time.perf_counter()
     try:
-        capture_id, status = store_capture(store, read_file(path, options))
+        capture = read_file(path, options)
+        capture_id, status = store_capture(store, capture)
+        if options.masks_dir is not None:
+            annotate_import(store, capture_id, capture)
     except Exception as exc:
         ms = {"ingest": (time.perf_counter() - start) * 1000}
         return Outcome("", "failed", failure(path, exc), timings_ms=ms, path=path)
@@ -167,10 +229,14 @@ def ingest_files(
     metadata: Mapping[str, Any] | None = None,
     wavelengths: Sequence[float] | None = None,
     masks_dir: Path | None = None,
+    per_file: Mapping[str, Mapping[str, Any]] | None = None,
+    subject_per_file: bool = False,
     on_result: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Ingest ``files`` with ``workers`` overlapping threads; outcomes in input order."""
-    options = IngestOptions(pseudonym_key, limits, metadata, wavelengths, masks_dir)
+    options = IngestOptions(
+        pseudonym_key, limits, metadata, wavelengths, masks_dir, per_file, subject_per_file
+    )
 
     def one(path: Path) -> Outcome:
         outcome = ingest_file(path, store, options)

@@ -124,26 +124,52 @@ def ingest(
     wound_id: WoundIdOption = None,
     wavelengths: WavelengthsOption = None,
     masks: MasksOption = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="CSV: image, subject, wound_id, site (, wound_type) per photo."),
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Overlapping threads.")] = None,
 ) -> None:
     """Ingest capture files (multi-band TIFF/OME-TIFF, PNG/JPEG photos) into the store.
 
     Goes on past bad files, prints one line per file (a refusal names the file and the
     reason), exits non-zero if any failed. ``wound predict FILE`` takes the same options.
+    Photos with masks: ``--masks DIR`` (same name, .png) or one folder holding ``images/`` and
+    ``labels/``; every photo needs its mask; masks become ground truth and annotation v1.
+    Without --subject or a manifest subject, each photo is its own pseudonymous subject.
     Example: wound ingest demo-data/   |   wound ingest ulcer.jpg --subject P-17 --wound-type dfu
+    Example: wound ingest fuseg2021-train/ --wound-type dfu   (images/ + labels/)
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from wound.ingest import Outcome, find_capture_files, ingest_files
+    from wound.ingest import PHOTO_SUFFIXES, Outcome, find_capture_files, ingest_files
     from wound.io import ReadLimits
+    from wound.manifest import read_manifest
 
     bands = parse_wavelengths(wavelengths)
+    layout = len(paths) == 1 and (paths[0] / "labels").is_dir() and (paths[0] / "images").is_dir()
+    if masks is None and layout:  # the images/ + labels/ layout (FUSeg and others)
+        paths, masks = [paths[0] / "images"], paths[0] / "labels"
+        console.print(f"images/ + labels/ layout: masks from {literal(str(masks))}")
+    per_file = read_manifest(manifest) if manifest is not None else None
     settings = get_settings()
     store = open_configured_store(settings)
     home = [settings.home] if settings.backend == "local" else []
     files = find_capture_files(paths, masks_dir=masks, exclude=home)
     if not files:
         fail("no capture files found in " + ", ".join(map(str, paths)))
+    own = [
+        f
+        for f in files
+        if f.suffix.lower() in PHOTO_SUFFIXES
+        and not subject
+        and not (per_file or {}).get(f.name, {}).get("subject")
+    ]
+    if own:
+        console.print(
+            f"no subject given for {len(own)} photo(s): each is its own pseudonymous subject "
+            "(pass --subject, or --manifest with a subject column, to group them)"
+        )
     marks = {"created": ("stored", "green"), "exists": ("already stored", "cyan")}
     with Progress(
         TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), console=console
@@ -169,6 +195,8 @@ def ingest(
             metadata=ingest_metadata(subject, wound_id, wound_type),
             wavelengths=bands,
             masks_dir=masks,
+            per_file=per_file,
+            subject_per_file=True,
             on_result=report,
         )
     counts = {s: sum(r.status == s for r in results) for s in ("created", "exists", "failed")}

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from wound.errors import DimensionLimitError, MetadataError, UnreadableFileError
+from wound.errors import DimensionLimitError, UnreadableFileError
 from wound.io.limits import ReadLimits
+from wound.io.mask import decode_mask
 from wound.io.raw import RawCapture
 
 PHOTO_WAVELENGTHS = (450.0, 550.0, 610.0)
@@ -76,16 +77,10 @@ def read_photo(path: Path, *, limits: ReadLimits) -> RawCapture:
 
 
 def read_mask(path: Path, shape: tuple[int, int], *, limits: ReadLimits) -> np.ndarray:
-    """A mask image (PNG, ...) as uint8 0/1 (any nonzero grey value = 1), checked against shape."""
-    source = str(path)
+    """A mask image (PNG, ...) as uint8 0/1, checked against shape (:mod:`wound.io.mask`:
+    0/255, 0/1, RGB or palette; a non-binary mask is refused)."""
     with open_image(path, limits) as im:
-        if (im.size[1], im.size[0]) != shape:
-            raise MetadataError(
-                source,
-                f"mask is {im.size[1]}x{im.size[0]} but the capture is {shape[0]}x{shape[1]}",
-            )
-        grey = _decode(im, "L", source)
-    return (grey != 0).astype(np.uint8)
+        return decode_mask(im, shape, str(path))
 
 
 def _exif_time(im: Image.Image) -> datetime | None:
