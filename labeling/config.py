@@ -4,7 +4,10 @@ Each config has: the capture's main rendering (``$image``: false colour, or an R
 itself) with brush labels carrying the task table's fixed class names and colours
 (:mod:`wound.tasks`); the single bands
 (``$bands``, one page per band, titled with its wavelength in ``$band_titles``); the clinical
-reference panel (``$reference``, HTML); for burns a per-capture healing choice; a comment box.
+reference panel (``$reference``, HTML) with thumbnails of the wound's earlier captures
+(``$earlier``, pages, dated in ``$earlier_titles``: Label Studio strips inline images from
+HTML, so they are renderings like the others); for burns a per-capture healing choice; a
+comment box.
 Background (class 0) is not a label: unpainted pixels are background.
 """
 
@@ -95,9 +98,12 @@ def labeling_config(task: str) -> str:
     <View className="wound-side" style="flex: 2;">
     <Header value="Clinical reference"/>
     <HyperText name="reference" value="$reference" inline="true"/>
-    <Header value="Single bands (page = band; titles below)"/>
-    <Image name="bands" valueList="$bands"/>
+    <Header value="Earlier captures of this wound" size="5"/>
+    <Text name="earlier_titles" value="$earlier_titles"/>
+    <Image name="earlier" valueList="$earlier" maxWidth="320px"/>
+    <Header value="Single bands" size="5"/>
     <Text name="band_titles" value="$band_titles"/>
+    <Image name="bands" valueList="$bands" maxWidth="320px"/>
     </View>
   </View>
 </View>

@@ -1,9 +1,9 @@
 """PNG renderings of a capture for Label Studio (it cannot show TIFF), and where they live.
 
 Per capture: ``image.png`` (the false-colour composite, bands nearest 640/550/460 nm, or an RGB
-photograph as itself), ``band-NN.png`` (each band alone, titled with its wavelength) and a small
-``thumb.png`` (for the reference panel of later captures). All at the capture's full
-resolution, so a brush mask painted on them is pixel-aligned with the capture.
+photograph as itself) and ``band-NN.png`` (each band alone, titled with its wavelength), at the
+capture's full resolution, so a brush mask painted on them is pixel-aligned with the capture;
+``thumb.png`` (shown beside the capture's later captures) is made from the stored preview.
 
 Where: the embedded backend writes them under ``<home>/label-studio/renderings`` and Label Studio
 serves them through its local-files storage; the AWS backend puts them in a separate bucket
@@ -13,7 +13,6 @@ storage turns into presigned URLs (expiry ``label_studio_presign_ttl_min``) on e
 
 from __future__ import annotations
 
-import base64
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,6 @@ from wound.store.aws import AwsStore, S3Objects
 from wound.store.base import CaptureStore
 from wound.store.local import LocalStore
 
-THUMB_SIZE = 96
-
 
 @dataclass(frozen=True)
 class Rendering:
@@ -45,26 +42,21 @@ def is_photo(capture: Capture) -> bool:
     return capture.wavelengths == PHOTO_WAVELENGTHS
 
 
-def _photo_png(capture: Capture, max_size: int | None) -> bytes:
-    rgb = np.clip(np.rint(capture.cube[::-1] * 255.0), 0, 255).astype(np.uint8)  # BGR -> RGB
-    rgb = rgb.transpose(1, 2, 0)
-    if max_size is not None and max(rgb.shape[:2]) > max_size:
-        step = -(-max(rgb.shape[:2]) // max_size)
-        rgb = rgb[::step, ::step]
-    return encode_png(np.ascontiguousarray(rgb))
+def _photo_png(capture: Capture) -> bytes:
+    """The photograph's own 8-bit values (cube = [blue, green, red] / 255), no stretch."""
+    rgb = np.clip(np.rint(capture.cube[::-1] * 255.0), 0, 255).astype(np.uint8)
+    return encode_png(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
 
 
-def render_capture(capture: Capture) -> tuple[Rendering, list[Rendering], bytes]:
-    """The main rendering, one rendering per band, and a thumbnail PNG."""
+def render_capture(capture: Capture) -> tuple[Rendering, list[Rendering]]:
+    """The main rendering and one rendering per band."""
     wl = capture.wavelengths
     if is_photo(capture):
-        main = Rendering("image.png", "RGB photograph", _photo_png(capture, None))
-        thumb = _photo_png(capture, THUMB_SIZE)
+        main = Rendering("image.png", "RGB photograph", _photo_png(capture))
     else:
         r, g, b = false_colour_bands(wl)
         title = f"False colour: R {wl[r]:g} nm, G {wl[g]:g} nm, B {wl[b]:g} nm"
         main = Rendering("image.png", title, render_preview(capture, max_size=None))
-        thumb = render_preview(capture, max_size=THUMB_SIZE)
     bands = [
         Rendering(
             f"band-{i:02d}.png",
@@ -73,11 +65,7 @@ def render_capture(capture: Capture) -> tuple[Rendering, list[Rendering], bytes]
         )
         for i, w in enumerate(wl)
     ]
-    return main, bands, thumb
-
-
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
+    return main, bands
 
 
 class RenderingStore(ABC):

@@ -1,9 +1,9 @@
 """One Label Studio task per capture: renderings, clinical reference panel, pre-annotations.
 
 The reference panel (HTML, escaped) shows the subject pseudonym, wound, anatomical site, days
-since injury, biopsy depth, the bedside assessment, notes and thumbnails (inline PNG) of the
-subject's earlier captures of the same wound. Only pseudonymous fields of the capture record are
-used: no raw patient identifier can reach a task. Pre-annotations come from
+since injury, biopsy depth, the bedside assessment and notes; thumbnails of the subject's
+earlier captures of the same wound are renderings beside it. Only pseudonymous fields of the
+capture record are used: no raw patient identifier can reach a task. Pre-annotations come from
 :class:`wound.predict.Predictor` as brush regions with the model id, version and a score (mean
 confidence ``1 - uncertainty`` over the predicted wound); they are an aid to correct, not a
 diagnosis.
@@ -20,7 +20,7 @@ from PIL import Image
 
 from labeling.brush import mask_to_results
 from labeling.config import LabelingError, TaskLabels
-from labeling.renderings import RenderingStore, data_uri, render_capture
+from labeling.renderings import RenderingStore, render_capture
 from wound.capture import Capture
 from wound.predict import Predictor
 from wound.store.base import CaptureStore
@@ -30,7 +30,7 @@ from wound.taxonomy import DEPTH_NAMES
 THUMBS = 4  # most earlier captures shown
 
 
-def _thumbnail(preview_png: bytes, size: int = 96) -> bytes:
+def _thumbnail(preview_png: bytes, size: int = 160) -> bytes:
     with Image.open(io.BytesIO(preview_png)) as im:
         im.thumbnail((size, size))
         out = io.BytesIO()
@@ -68,19 +68,21 @@ def reference_html(store: CaptureStore, record: CaptureRecord) -> str:
         f"<td>{html.escape(str(v))}</td></tr>"
         for k, v in rows
     )
-    thumbs = []
-    for earlier in earlier_captures(store, record):
-        uri = data_uri(_thumbnail(store.get_preview(earlier.capture_id)))
-        label = html.escape(earlier.captured_at.strftime("%Y-%m-%d"))
-        thumbs.append(
-            f"<figure style='display:inline-block;margin:2px'><img src='{uri}' width='96'/>"
-            f"<figcaption style='font-size:11px'>{label}</figcaption></figure>"
-        )
-    earlier_html = "".join(thumbs) or "<i>none</i>"
-    return (
-        f"<div class='wound-reference'><table>{cells}</table>"
-        f"<div><b>Earlier captures of this wound</b></div><div>{earlier_html}</div></div>"
-    )
+    return f"<div class='wound-reference'><table>{cells}</table></div>"
+
+
+def earlier_thumbnails(
+    store: CaptureStore, record: CaptureRecord, renderings: RenderingStore
+) -> tuple[list[str], str]:
+    """URIs of thumbnails of the wound's earlier captures, and their titles (dates, days)."""
+    uris, titles = [], []
+    for n, earlier in enumerate(earlier_captures(store, record), 1):
+        thumb = _thumbnail(store.get_preview(earlier.capture_id))
+        uris.append(renderings.put(earlier.capture_id, "thumb.png", thumb))
+        days = earlier.header.get("metadata", {}).get("days_since_injury")
+        when = earlier.captured_at.strftime("%Y-%m-%d")
+        titles.append(f"{n}: {when}" + ("" if days is None else f" (day {days:g})"))
+    return uris, " | ".join(titles) or "none"
 
 
 def pre_annotation(predictor: Predictor, capture: Capture, labels: TaskLabels) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def build_task(
 ) -> dict[str, Any]:
     """The Label Studio task of one capture (renderings written to ``renderings``)."""
     capture = store.get_capture(record.capture_id)
-    main, bands, _ = render_capture(capture)
+    main, bands = render_capture(capture)
     data: dict[str, Any] = {
         "capture_id": record.capture_id,
         "task": labels.task,
@@ -119,6 +121,7 @@ def build_task(
         "band_titles": " | ".join(b.title for b in bands),
         "reference": reference_html(store, record),
     }
+    data["earlier"], data["earlier_titles"] = earlier_thumbnails(store, record, renderings)
     task: dict[str, Any] = {"data": data}
     if predictor is not None:
         task["predictions"] = [pre_annotation(predictor, capture, labels)]

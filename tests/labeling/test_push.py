@@ -47,7 +47,10 @@ def test_push_renderings_reference_and_preannotations(
     last = tasks[ids[1]]  # the subject's second capture: one earlier thumbnail
     record = store.get_record(ids[1])
     assert record.subject in last.data["reference"]
-    assert last.data["reference"].count("data:image/png;base64,") == 1
+    assert len(last.data["earlier"]) == 1 and last.data["earlier_titles"].startswith("1: ")
+    assert tasks[ids[0]].data["earlier"] == [] and tasks[ids[0]].data["earlier_titles"] == "none"
+    thumb = fetch(label_studio, last.data["earlier"][0], last.id)
+    assert thumb.startswith(b"\x89PNG")
     assert "Biopsy depth" in last.data["reference"]
     assert len(last.data["bands"]) == 8 and "420 nm" in last.data["band_titles"]
     png = fetch(label_studio, last.data["image"], last.id)
