@@ -147,24 +147,25 @@ def score_picture(
     return draw_contours(Image.fromarray(big), contours, factor / step)
 
 
-def legend_html(colours: dict[int, str], names: dict[int, str], *, marks: bool) -> str:
-    """The legend: a swatch per class in its fixed colour, then the contour and hatching marks."""
+def legend_html(colours: dict[int, str], names: dict[int, str], *, contour: bool) -> str:
+    """The legend: a swatch per class in its fixed colour, the non-healing contour (tasks that
+    predict healing) and the hatching of indeterminate regions."""
     items = [
         f'<span style="display:inline-block;width:0.9em;height:0.9em;background:{colours[c]};'
         f'border:1px solid #444;margin-right:0.3em;vertical-align:middle"></span>{names[c]}'
         for c in colours
     ]
-    if marks:
+    if contour:
         items.append(
             f'<span style="display:inline-block;width:1.4em;height:0;border-top:3px solid '
             f'{CONTOUR_COLOUR};margin-right:0.3em;vertical-align:middle"></span>'
             "unlikely to heal within 21 days (contour)"
         )
-        items.append(
-            '<span style="display:inline-block;width:0.9em;height:0.9em;margin-right:0.3em;'
-            "vertical-align:middle;border:1px solid #444;background:repeating-linear-gradient("
-            '45deg,#fff 0 2px,#888 2px 6px)"></span>indeterminate (hatched)'
-        )
+    items.append(
+        '<span style="display:inline-block;width:0.9em;height:0.9em;margin-right:0.3em;'
+        "vertical-align:middle;border:1px solid #444;background:repeating-linear-gradient("
+        '45deg,#fff 0 2px,#888 2px 6px)"></span>indeterminate (hatched)'
+    )
     return " &nbsp; ".join(f'<span style="white-space:nowrap">{i}</span>' for i in items)
 
 

@@ -1,8 +1,9 @@
 """Score a capture: the device operator's page.
 
 Upload a capture file (multi-band TIFF, PNG/JPEG photograph) or pick a stored capture, press
-"Score": the capture is stored (``put_capture``), gated, predicted and scored by the pipeline
-(:func:`wound.pipeline.score_stored`), and the stored result is shown — the false-colour image
+"Score": the pipeline stores, gates, predicts and scores it (:func:`wound.pipeline.score_file`
+for an upload, as ``wound predict FILE`` does; :func:`wound.pipeline.score_stored` for a stored
+capture), and the stored result is shown — the false-colour image
 with the class overlay, the non-healing contour and hatched indeterminate regions, the areas in
 labelled units, the model, and a one-page report to download. A refusal shows its reasons and
 no map.
@@ -34,7 +35,8 @@ def page() -> None:
     st.title("Score a capture")
     st.caption(DISCLAIMER + " The score supports, never replaces, the clinician's assessment.")
     store = services.store_or_stop()
-    models = services.scoring_models(store)
+    with services.guard("The model registry could not be read"):
+        models = services.scoring_models(store)
     if not models:
         st.error(
             "No model in the registry: scoring needs a trained model. Train and register one "
@@ -174,7 +176,7 @@ def _show(capture_id: str, model_id: str, note: str) -> None:
             assert spec is not None
             colours = {c: spec.class_colours[c] for c in spec.wound_classes}
             st.markdown(
-                render.legend_html(colours, spec.class_names, marks=True),
+                render.legend_html(colours, spec.class_names, contour=spec.has_healing),
                 unsafe_allow_html=True,
             )
         with right:
