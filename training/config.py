@@ -107,6 +107,16 @@ class AugmentConfig(_Strict):
     noise_prob: float = Field(0.3, ge=0, le=1)
     noise_std: float = Field(0.05, ge=0, description="Gaussian noise std (normalised units).")
 
+    zoom: tuple[float, float] | None = Field(
+        None, description="Photographs: random zoom range (>1: the wound fills more of the frame)."
+    )
+    zoom_prob: float = Field(0.5, ge=0, le=1)
+    gamma: tuple[float, float] | None = Field(
+        None, description="Photographs: random gamma (contrast) range, with gain_prob."
+    )
+    pad_to_patch: bool = Field(
+        False, description="Pad captures smaller than patch_size (e.g. resized photographs)."
+    )
 
 class EarlyStopping(_Strict):
     """Stop when ``metric`` has not improved for ``patience`` validations (None: never)."""

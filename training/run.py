@@ -113,7 +113,7 @@ def make_dataset(
     The random transforms never write into their input, so the cache is shared without the
     per-item deep copy (``copy_cache=False``).
     """
-    det = deterministic_transforms(mean, std)
+    det = deterministic_transforms(mean, std, input_size=config.inference.input_size)
     rand = random_transforms(config, mean, std, items[0].wavelengths if items else None)
     data = [i.as_dict() for i in items]
     if not config.cache.enabled:

@@ -2,7 +2,10 @@
 
 Deterministic part (cached by ``CacheDataset``): load (tifffile, memory-mapped when possible),
 per-band normalisation, to tensors. Random part (per patch, after the crop so the work is done on
-small arrays): random crops, flips, rot90, illumination + per-band gain, Gaussian noise.
+small arrays): random crops, flips, rot90, illumination + per-band gain, Gaussian noise; for
+photographs also zoom (scale) and gamma (contrast) when the config asks. With
+``inference.input_size`` the deterministic part resizes each capture to that longer side first
+(:class:`ResizeLongestd`, the function the predictor resizes with).
 
 Labels: ``burn-depth`` -> 2 channels [depth class id, healing 0/1]; ``wound-mask`` -> 1 channel.
 """
@@ -21,16 +24,20 @@ from monai.transforms import (
     Compose,
     EnsureTyped,
     MapTransform,
+    RandAdjustContrastd,
     RandCropByPosNegLabeld,
     RandFlipd,
     RandGaussianNoised,
     RandomizableTransform,
     RandRotate90d,
     RandSpatialCropSamplesd,
+    RandZoomd,
+    SpatialPadd,
 )
 
 from training.config import AugmentConfig, RunConfig
 from wound.errors import UnreadableFileError
+from wound.postprocess import resize_images, scaled_size
 
 
 def read_array(path: str | Path, *, memmap: bool = True) -> np.ndarray:
@@ -154,12 +161,34 @@ class RandReflectanceGaind(RandomizableTransform, MapTransform):
         return d
 
 
-def deterministic_transforms(mean: Sequence[float], std: Sequence[float]) -> Compose:
-    """Load + normalise + to tensors: what ``CacheDataset`` caches."""
+class ResizeLongestd(MapTransform):
+    """Image and label resized so the longer side is ``size`` (aspect kept): the image with
+    :func:`wound.postprocess.resize_images` as the predictor does, the label nearest."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(keys=["image", "label"])
+        self.size = size
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        image = torch.from_numpy(np.array(d["image"], dtype=np.float32))  # a copy: memmaps
+        target = scaled_size((int(image.shape[-2]), int(image.shape[-1])), self.size)
+        d["image"] = resize_images(image[None], target)[0].numpy()
+        label = torch.from_numpy(np.array(d["label"]))
+        d["label"] = resize_images(label[None], target, labels=True)[0].numpy()
+        return d
+
+
+def deterministic_transforms(
+    mean: Sequence[float], std: Sequence[float], *, input_size: int | None = None
+) -> Compose:
+    """Load (+ resize to ``input_size``) + normalise + to tensors: what ``CacheDataset`` caches."""
+    resize = [ResizeLongestd(input_size)] if input_size else []
     return Compose(
         [
             LoadArrayd(keys="image", memmap=True),
             LoadArrayd(keys="label", memmap=False),
+            *resize,
             NormaliseBandsd(keys="image", mean=mean, std=std),
             EnsureTyped(keys=["image", "label"], data_type="tensor", track_meta=False),
         ]
@@ -193,9 +222,27 @@ def random_transforms(
             num_samples=config.crops_per_capture,
             random_size=False,
         )
+    pad = [SpatialPadd(keys=keys, spatial_size=config.patch_size)] if aug.pad_to_patch else []
+    photo: list[MapTransform] = []
+    if aug.zoom is not None:  # > 1: the wound fills more of the frame
+        photo.append(
+            RandZoomd(
+                keys=keys,
+                prob=aug.zoom_prob,
+                min_zoom=aug.zoom[0],
+                max_zoom=aug.zoom[1],
+                mode=("bilinear", "nearest"),
+                padding_mode="constant",
+                keep_size=True,
+            )
+        )
+    if aug.gamma is not None:
+        photo.append(RandAdjustContrastd(keys="image", prob=aug.gain_prob, gamma=aug.gamma))
     return Compose(
         [
+            *pad,
             crop,
+            *photo,
             RandFlipd(keys=keys, prob=aug.flip_prob, spatial_axis=0),
             RandFlipd(keys=keys, prob=aug.flip_prob, spatial_axis=1),
             RandRotate90d(keys=keys, prob=aug.rot90_prob, max_k=3, spatial_axes=(0, 1)),
@@ -226,7 +273,7 @@ def train_transforms(
     """The whole training chain (uncached use, e.g. the plain-loop benchmark)."""
     return Compose(
         [
-            *deterministic_transforms(mean, std).transforms,
+            *deterministic_transforms(mean, std, input_size=config.inference.input_size).transforms,
             *random_transforms(config, mean, std, wavelengths).transforms,
         ]
     )

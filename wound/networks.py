@@ -60,6 +60,13 @@ class InferenceSettings(BaseModel):
     ``roi``: ``auto`` (the whole image as one window up to 4 Mpx), ``patch`` (the training patch
     size), ``whole``, or a window size; ``overlap`` of sliding windows; ``tta``: average over
     flips; ``sw_batch_size``: windows per forward pass.
+
+    Photographs (docs/benchmark-segmentation.md): ``input_size`` resizes each image so its longer
+    side has that many pixels before the network (the training resolution; None: native), and
+    ``scales`` runs it at these factors of that size too, probabilities averaged at full size
+    (multi-scale inference). Post-processing of a two-class map: ``min_component`` drops
+    predicted regions smaller than this fraction of the image, ``fill_holes`` fills enclosed
+    background (:mod:`wound.postprocess`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -68,6 +75,10 @@ class InferenceSettings(BaseModel):
     overlap: float = Field(0.25, ge=0, lt=1)
     tta: bool = False
     sw_batch_size: int = Field(8, ge=1)
+    input_size: int | None = Field(None, ge=16)
+    scales: tuple[float, ...] = Field((1.0,), min_length=1)
+    min_component: float = Field(0.0, ge=0, lt=1)
+    fill_holes: bool = False
 
 
 class ModelInfo(BaseModel):

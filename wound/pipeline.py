@@ -165,6 +165,7 @@ def score_file(
     force: bool = False,
     limits: QualityLimits | None = None,
     provenance: dict[str, Any] | None = None,
+    subject_per_file: bool = False,
 ) -> Outcome:
     """A capture file -> stored score, through the ingest's own :func:`~wound.ingest.read_file`
     and :func:`~wound.ingest.store_capture` with the same options as ``wound ingest``. The
@@ -172,7 +173,12 @@ def score_file(
     prediction and score run; the results are written once the capture is stored."""
     t0 = time.perf_counter()
     options = IngestOptions(
-        pseudonym_key, read_limits or ReadLimits(), metadata, wavelengths, masks_dir
+        pseudonym_key,
+        read_limits or ReadLimits(),
+        metadata,
+        wavelengths,
+        masks_dir,
+        subject_per_file=subject_per_file,
     )
     try:
         capture = read_file(path, options)

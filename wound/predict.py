@@ -37,6 +37,7 @@ from wound.bands import check_wavelengths
 from wound.capture import Capture
 from wound.errors import BandMismatchError, StoreError
 from wound.networks import ModelInfo, RoiMode, load_network, size_divisor
+from wound.postprocess import clean_mask, resize_images, scaled_size
 from wound.store.base import CaptureStore
 from wound.store.records import ModelRecord
 from wound.tasks import TaskSpec, get_task
@@ -152,6 +153,8 @@ class Predictor:
         self.overlap = saved.overlap if overlap is None else overlap
         self.sw_batch_size = saved.sw_batch_size if sw_batch_size is None else sw_batch_size
         self.tta = saved.tta if tta is None else tta
+        self.input_size, self.scales = saved.input_size, tuple(saved.scales)
+        self.min_component, self.fill_holes = saved.min_component, saved.fill_holes
         if max_batch_pixels is None:  # CPU: small batches keep activations in cache
             max_batch_pixels = 1 << 20 if cuda else CPU_BATCH_PIXELS
         self.max_batch_pixels = max_batch_pixels
@@ -309,6 +312,13 @@ class Predictor:
         # zero-copy views on the CPU; one transfer each on an accelerator
         probs_np = probs.float().cpu().numpy()
         labels_np = labels.cpu().numpy()
+        if len(self.spec.classes) == 2 and (self.min_component > 0 or self.fill_holes):
+            labels_np = np.stack(
+                [
+                    clean_mask(m, min_fraction=self.min_component, fill_holes=self.fill_holes)
+                    for m in labels_np
+                ]
+            )
         unc_np = uncertainty.float().cpu().numpy()
         heal_np = None if heal is None else heal.float().cpu().numpy()
         elapsed = (time.perf_counter() - t0) * 1000 / len(cubes)
@@ -330,26 +340,32 @@ class Predictor:
         self, batch: torch.Tensor, keep_logits: list[torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Class probabilities (softmax) and, with a healing head, the healing sigmoid
-        (N x H x W); averaged over the flips with TTA."""
+        (N x H x W); averaged over the flips with TTA and over the model's ``scales`` (each run
+        at :func:`wound.postprocess.scaled_size`, logits resized back to the input size)."""
         flips = FLIPS if self.tta else ((),)
+        full = (int(batch.shape[-2]), int(batch.shape[-1]))
         probs: torch.Tensor | None = None
         heal: torch.Tensor | None = None
-        for dims in flips:
-            x = torch.flip(batch, dims) if dims else batch
-            logits = self.forward_logits(x)
-            if dims:
-                logits = torch.flip(logits, dims)
-            elif keep_logits is not None:
-                keep_logits.append(logits.clone())
-            p, h = _activate(logits, self.spec)
-            probs = p if probs is None else probs.add_(p)
-            if h is not None:
-                heal = h if heal is None else heal.add_(h)
+        for scale in self.scales:
+            scaled = resize_images(batch, scaled_size(full, self.input_size, scale))
+            for dims in flips:
+                x = torch.flip(scaled, dims) if dims else scaled
+                logits = self.forward_logits(x)
+                if dims:
+                    logits = torch.flip(logits, dims)
+                logits = resize_images(logits, full)
+                if not dims and keep_logits is not None and not keep_logits:
+                    keep_logits.append(logits.clone())
+                p, h = _activate(logits, self.spec)
+                probs = p if probs is None else probs.add_(p)
+                if h is not None:
+                    heal = h if heal is None else heal.add_(h)
         assert probs is not None
-        if len(flips) > 1:
-            probs.div_(len(flips))
+        runs = len(flips) * len(self.scales)
+        if runs > 1:
+            probs.div_(runs)
             if heal is not None:
-                heal.div_(len(flips))
+                heal.div_(runs)
         return probs, heal
 
 

@@ -53,6 +53,7 @@ COMMAND_MODULES = (
     "wound.cli.timeline_cmds",
     "wound.cli.dashboard_cmds",
     "wound.cli.label_cmds",
+    "wound.cli.bench_cmds",
 )
 
 

@@ -47,7 +47,13 @@ def predict(
     model: Annotated[
         str | None, typer.Option(help="Model id (default: the latest model of --task).")
     ] = None,
-    task: Annotated[str, typer.Option(help="Task of the default model.")] = DEFAULT_TASK,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Task of the default model (default: wound-mask for photographs, else "
+            f"{DEFAULT_TASK})."
+        ),
+    ] = None,
     tta: Annotated[
         bool | None,
         typer.Option(
@@ -75,6 +81,10 @@ def predict(
     wound_id: WoundIdOption = None,
     wavelengths: WavelengthsOption = None,
     masks: MasksOption = None,
+    spacing_mm: Annotated[
+        float | None,
+        typer.Option(min=0.0001, help="Pixel size in mm (a scale): areas in cm², else pixels."),
+    ] = None,
 ) -> None:
     """Check input quality, predict and score captures; store each result as a prediction.
 
@@ -85,8 +95,11 @@ def predict(
     predicted; use --force) or failed. Exit code 1 if any failed, 2 if any was refused.
     Under torchrun each rank takes its share of --all (sorted ids, rank::world_size).
 
+    A photograph without --subject is its own pseudonymous subject; its wound area is in
+    pixels unless --spacing-mm gives the scale.
+
     Example: wound predict phantom-s003-c02 scan.tif --tta   |   torchrun --nproc-per-node 2
-    $(which wound) predict --all
+    $(which wound) predict --all   |   wound predict ulcer.jpg --spacing-mm 0.2
     """
     from wound.ingest import CAPTURE_SUFFIXES, find_capture_files
     from wound.io import ReadLimits
@@ -95,6 +108,14 @@ def predict(
 
     if not targets and not all_captures:
         fail("give capture ids or files, or --all")
+    if task is None:  # photographs only: the task that reads RGB photos
+        photos = targets and all(
+            Path(t).suffix.lower() in (".jpg", ".jpeg", ".png") for t in targets
+        )
+        task = "wound-mask" if photos else DEFAULT_TASK
+    metadata = ingest_metadata(subject, wound_id, wound_type)
+    if spacing_mm is not None:
+        metadata = {**(metadata or {}), "spacing_mm": spacing_mm}
     bands = parse_wavelengths(wavelengths)
     settings = get_settings()
     store = open_configured_store(settings)
@@ -134,10 +155,11 @@ def predict(
                     file,
                     pseudonym_key=settings.pseudonym_key_bytes(),
                     read_limits=ReadLimits.from_settings(settings),
-                    metadata=ingest_metadata(subject, wound_id, wound_type),
+                    metadata=metadata,
                     wavelengths=bands,
                     masks_dir=masks,
                     force=force,
+                    subject_per_file=True,
                 )
                 outcomes.append(outcome)
                 _print(outcome, prefix)
