@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from wound.engines import EngineError, export_onnx
 from wound.errors import WoundError
 from wound.networks import ModelInfo, NetworkSpec
 from wound.tasks import get_task
 
-ONNX_OPSET = 17
 ONNX_TOLERANCE = 1e-4
 
 
@@ -73,33 +73,15 @@ def to_torchscript(model: nn.Module, info: ModelInfo) -> bytes:
 
 
 def to_onnx(model: nn.Module, info: ModelInfo) -> bytes:
-    """ONNX graph with dynamic batch / height / width (input ``bands``, output ``logits``).
-
-    Uses the TorchScript-based exporter (``dynamo=False``): the dynamo exporter would need the
-    ``onnxscript`` package. The result is checked with onnxruntime (``check_onnx``).
+    """ONNX graph with dynamic batch / height / width (input ``bands``, output ``logits``): the
+    graph the onnxruntime inference engine runs (:func:`wound.engines.export_onnx`, one exporter
+    for both), checked here with onnxruntime to ``ONNX_TOLERANCE`` (``check_onnx``).
     """
-    model = model.cpu().eval()
-    x = sample_input(info)
-    buf = io.BytesIO()
-    axes = {0: "batch", 2: "height", 3: "width"}
-    with warnings.catch_warnings():
-        # The legacy exporter announces its deprecation and the tracer warns about shape checks
-        # it turns into constants; neither changes the exported graph for these networks.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
-        torch.onnx.export(
-            model,
-            (x,),
-            buf,  # type: ignore[arg-type]  # file-like objects are accepted by the legacy exporter
-            dynamo=False,
-            input_names=["bands"],
-            output_names=["logits"],
-            dynamic_axes={"bands": axes, "logits": axes},
-            opset_version=ONNX_OPSET,
-        )
-    data = buf.getvalue()
-    diff = check_onnx(data, model, x)
+    try:
+        data = export_onnx(model, info)
+    except EngineError as exc:
+        raise ExportError(str(exc)) from None
+    diff = check_onnx(data, model, sample_input(info))
     if diff > ONNX_TOLERANCE:
         raise ExportError(f"onnxruntime output differs from torch by {diff:.2e}")
     return data

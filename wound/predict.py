@@ -35,6 +35,7 @@ from torch import nn
 
 from wound.bands import check_wavelengths
 from wound.capture import Capture
+from wound.engines import Engine, build_engine, store_engine
 from wound.errors import BandMismatchError, StoreError
 from wound.networks import ModelInfo, RoiMode, load_network, size_divisor
 from wound.postprocess import clean_mask, resize_images, scaled_size
@@ -136,6 +137,7 @@ class Predictor:
         channels_last: bool | None = None,
         max_batch_pixels: int | None = None,
         max_window_pixels: int = 1 << 22,
+        engine: str | Engine = "torch",
     ) -> None:
         self.info = info
         self.spec = get_task(info.task)
@@ -148,6 +150,12 @@ class Predictor:
         self.network = network.to(self.device).eval()
         if self.channels_last:
             self.network = self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # The forward pass (wound.engines): everything else here is the same for every engine.
+        self.engine: Engine = (
+            build_engine(engine, self.network, info, self.amp, self.channels_last)
+            if isinstance(engine, str)
+            else engine
+        )
         saved = info.inference  # the model's own settings, unless overridden
         self.roi: RoiMode | tuple[int, int] = saved.roi if roi is None else roi
         self.overlap = saved.overlap if overlap is None else overlap
@@ -172,9 +180,12 @@ class Predictor:
         *,
         task: str | None = None,
         device: str | torch.device | None = None,
+        engine: str | None = None,
         **options: object,
     ) -> Predictor:
-        """Load a registered model (``model_id``, else the latest of ``task``, else the latest)."""
+        """Load a registered model (``model_id``, else the latest of ``task``, else the latest).
+        ``engine``: None = the ``engine`` setting (``WOUND_ENGINE``, default ``auto``); the ONNX
+        graph of the onnxruntime engine is cached in the registry (:mod:`wound.engines`)."""
         record, info, network = load_model(store, model_id, task=task)
         version = str(record.info.get("version") or record.created_at.isoformat())
         return cls(
@@ -183,6 +194,7 @@ class Predictor:
             model_id=record.model_id,
             model_version=version,
             device=device,
+            engine=store_engine(store, record.model_id, network, info, engine, device=device),
             **options,  # type: ignore[arg-type]  # the keyword options of __init__
         )
 
@@ -268,13 +280,7 @@ class Predictor:
 
     # --- internals --------------------------------------------------------------------------
     def _network_call(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if self.amp:
-            with torch.autocast(device_type=self.device.type, dtype=torch.float16):
-                return self.network(x).float()
-        out: torch.Tensor = self.network(x)
-        return out
+        return self.engine(x)
 
     def _check_bands(self, capture: Capture | np.ndarray) -> None:
         """A capture's wavelengths must match the model's (:func:`check_wavelengths`); a bare

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(4_000_000_000, description="Largest capture file accepted.")
     max_cube_bytes: int = Field(2**31, description="Largest decoded cube (bands x pixels x 4).")
     ingest_workers: int = Field(4, ge=1, description="Threads overlapping ingest work.")
+    engine: Literal["auto", "torch", "onnxruntime"] = Field(
+        "auto",
+        description="Inference engine (wound.engines): auto = onnxruntime on CPU, torch on CUDA.",
+    )
     # Label Studio (labeling/; docs/labeling.md). Token/password generated into
     # home/label-studio when unset and the platform serves Label Studio itself.
     label_studio_url: str = Field("http://127.0.0.1:8080", description="Label Studio URL.")

@@ -76,6 +76,13 @@ def predict(
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Captures read and predicted together.")] = 8,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: auto).")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Inference engine: auto (onnxruntime on CPU, torch on CUDA), torch or "
+            "onnxruntime; default: the WOUND_ENGINE setting (auto)."
+        ),
+    ] = None,
     subject: SubjectOption = None,
     wound_type: WoundTypeOption = None,
     wound_id: WoundIdOption = None,
@@ -101,6 +108,7 @@ def predict(
     Example: wound predict phantom-s003-c02 scan.tif --tta   |   torchrun --nproc-per-node 2
     $(which wound) predict --all   |   wound predict ulcer.jpg --spacing-mm 0.2
     """
+    from wound.engines import ENGINES, EngineError
     from wound.ingest import CAPTURE_SUFFIXES, find_capture_files
     from wound.io import ReadLimits
     from wound.pipeline import dist_env, score_file, score_stored, shard
@@ -108,6 +116,8 @@ def predict(
 
     if not targets and not all_captures:
         fail("give capture ids or files, or --all")
+    if engine is not None and engine not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if task is None:  # photographs only: the task that reads RGB photos
         photos = targets and all(
             Path(t).suffix.lower() in (".jpg", ".jpeg", ".png") for t in targets
@@ -135,9 +145,12 @@ def predict(
             tta=tta,
             roi=None if roi is None else _parse_roi(roi),
             overlap=overlap,
+            engine=engine or settings.engine,
         )
     except RecordNotFoundError:
         fail(f"no model {model or f'for task {task}'} in the store; train one first")
+    except EngineError as exc:
+        fail(str(exc))
     outcomes: list[Outcome] = []
     if all_captures:
         ids = shard((r.capture_id for r in store.iter_captures()), rank, world)

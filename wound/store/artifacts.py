@@ -11,7 +11,7 @@ from wound.capture import utcnow
 from wound.errors import RecordExistsError, RecordNotFoundError, StoreError
 from wound.store import codec
 from wound.store.codec import ANNOTATIONS, MODELS, PREDICTIONS
-from wound.store.core import CaptureCore, plain
+from wound.store.core import UPDATE_ATTEMPTS, CaptureCore, plain
 from wound.store.records import AnnotationRecord, ModelRecord, ObjectRef, PredictionRecord
 
 MAX_VERSION_TRIES = 1000
@@ -241,6 +241,29 @@ class PrimitiveStore(CaptureCore):
                 f"model {model_id}: no file {name!r} (has {sorted(record.files)})"
             )
         return self._read(record.files[name])
+
+    def add_model_file(self, model_id: str, name: str, data: bytes) -> bytes:
+        codec.check_name(name, f"model {model_id} file name")
+        digest = codec.sha256(data)
+        # Content-addressed key: racing writers of other bytes never overwrite an object a
+        # record already refers to (the loser's object is an orphan `check --repair` removes).
+        key = codec.model_file_key(model_id, f"{digest[:16]}-{name}")
+        ref: ObjectRef | None = None
+        with self._lock(f"model:{model_id}"):
+            for _ in range(UPDATE_ATTEMPTS):
+                item = self.records.get(MODELS, {"model_id": model_id})
+                if item is None:
+                    raise RecordNotFoundError(f"model {model_id}: not registered")
+                record = ModelRecord.model_validate_json(item["body"])
+                if name in record.files:  # first writer wins
+                    return self._read(record.files[name])
+                if ref is None:  # objects first, record last
+                    ref = self._put_object(key, data)
+                new = record.model_copy(update={"files": {**record.files, name: ref}})
+                changed = {**item, "body": new.model_dump_json(), "rev": item["rev"] + 1}
+                if self.records.replace(MODELS, changed, rev=item["rev"]):
+                    return data
+        raise StoreError(f"model {model_id}: record kept changing; {name} not added")
 
     def list_models(self) -> list[ModelRecord]:
         records = [ModelRecord.model_validate_json(i["body"]) for i in self.records.scan(MODELS)]

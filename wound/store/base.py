@@ -158,6 +158,12 @@ class CaptureStore(ABC):
     def get_model_file(self, model_id: str, name: str) -> bytes: ...
 
     @abstractmethod
+    def add_model_file(self, model_id: str, name: str, data: bytes) -> bytes:
+        """Add a derived file (e.g. a cached ONNX export) to a registered model; the stored
+        bytes. The first writer wins: when the model already has ``name``, its bytes are
+        returned unchanged (registered files are never replaced)."""
+
+    @abstractmethod
     def list_models(self) -> list[ModelRecord]: ...
 
     # --- integrity --------------------------------------------------------------------------

@@ -351,6 +351,28 @@ def test_models(store: CaptureStore) -> None:
         store.put_model("m4", {"../evil": b"x"}, task="burn-depth", info={})
 
 
+def test_add_model_file(store: CaptureStore) -> None:
+    """A derived file (the cached ONNX export) joins a registered model; first writer wins."""
+    store.put_model("m1", {"weights.pt": b"w1"}, task="burn-depth", info={"auc": 0.9})
+    assert store.add_model_file("m1", "model.onnx", b"graph-a") == b"graph-a"
+    assert store.get_model_file("m1", "model.onnx") == b"graph-a"
+    record = store.get_model("m1")
+    assert record.files["model.onnx"].key.startswith("models/m1/")
+    assert record.info == {"auc": 0.9} and store.get_model_file("m1", "weights.pt") == b"w1"
+    # another writer's bytes never replace the stored file (nor a registered one)
+    assert store.add_model_file("m1", "model.onnx", b"graph-b") == b"graph-a"
+    assert store.add_model_file("m1", "weights.pt", b"other") == b"w1"
+    assert store.check()["orphans"] == []
+    with pytest.raises(RecordNotFoundError):
+        store.add_model_file("nope", "model.onnx", b"x")
+    with pytest.raises(StoreError, match="file name"):
+        store.add_model_file("m1", "../evil", b"x")
+    # racing writers: one file, every caller gets the same bytes
+    store.put_model("m2", {"weights.pt": b"w2"}, task="burn-depth", info={})
+    got = in_threads(4, lambda i: store.add_model_file("m2", "model.onnx", f"g{i}".encode()))
+    assert len(set(got)) == 1 and got[0] == store.get_model_file("m2", "model.onnx")
+
+
 # --- integrity ----------------------------------------------------------------------------
 def test_tampered_object_is_detected(
     store: CaptureStore, new_capture: NewCapture, backdoor: Backdoor

@@ -1,0 +1,226 @@
+"""Inference engines: torch and onnxruntime give the same predictions and scores (parity per
+task), the ONNX graph is exported once per registered model and kept in the registry, and the
+engine is chosen by argument, setting (``WOUND_ENGINE``) or ``auto``.
+
+Parity tolerances, from the float32 rounding of the forward pass up:
+
+- logits: the export is checked to ``EXPORT_TOLERANCE`` = 1e-3 (ONNX Runtime's fused kernels sum
+  in another order: ~1e-5 on a patch, ~3e-4 on a 1024 x 1280 capture);
+- probabilities: a softmax moves by at most half the largest logit change (row sums of its
+  Jacobian are ``2 p_i (1 - p_i) <= 1/2``), a sigmoid by a quarter; averaging over flips and
+  scales does not add to it. So ``|dp| <= 5e-4`` (models are uncalibrated here: temperature 1);
+- class map: a pixel may change class only where its two most probable classes are within
+  ``2 * 5e-4`` of each other (a near-tie) under either engine; every changed pixel is checked;
+- areas: the score's wound and per-class pixel counts then differ by at most the number of
+  changed pixels (non-healing / indeterminate also where the healing probability / uncertainty
+  is within tolerance of its threshold), and we require each to stay under 0.1% of the image.
+  Measured (these random-weight networks, 2 captures of 512 x 640): max |dp| 5e-6, at most 1
+  changed pixel of 327,680, though 0.2-0.5% of pixels are near-ties.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from wound.capture import Capture
+from wound.engines import (
+    ONNX_FILE,
+    EngineError,
+    OnnxRuntimeEngine,
+    TorchEngine,
+    export_onnx,
+    resolve_engine,
+)
+from wound.networks import (
+    InferenceSettings,
+    ModelInfo,
+    NetworkSpec,
+    build_network,
+    weights_to_bytes,
+)
+from wound.phantom import PhantomConfig, synth_capture
+from wound.predict import Prediction, Predictor
+from wound.scoring import score_prediction
+from wound.store import LocalStore
+from wound.tasks import get_task
+
+CONFIG = PhantomConfig(height=96, width=128)
+WAVELENGTHS = CONFIG.wavelengths_nm
+ROOT = Path(__file__).resolve().parents[2]
+PROB_TOL = 5e-4  # = EXPORT_TOLERANCE / 2 (module docstring)
+AREA_SHARE_TOL = 1e-3
+
+
+def _info(task: str, inference: dict[str, object] | None = None) -> ModelInfo:
+    """The network the task's config trains (configs/<task>.yaml), 8 bands."""
+    network = yaml.safe_load((ROOT / "configs" / f"{task}.yaml").read_text())["network"]
+    spec = NetworkSpec(
+        in_channels=len(WAVELENGTHS), out_channels=get_task(task).out_channels, **network
+    )
+    return ModelInfo(
+        task=task,
+        network=spec,
+        wavelengths_nm=WAVELENGTHS,
+        band_mean=(0.3,) * len(WAVELENGTHS),
+        band_std=(0.15,) * len(WAVELENGTHS),
+        patch_size=(64, 64),
+        inference=InferenceSettings.model_validate(inference or {}),
+    )
+
+
+def _register(store: LocalStore, model_id: str, info: ModelInfo, seed: int) -> None:
+    torch.manual_seed(seed)
+    weights = weights_to_bytes(build_network(info.network))
+    store.put_model(
+        model_id, {"weights.pt": weights}, task=info.task, info=info.model_dump(mode="json")
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    s = LocalStore(tmp_path_factory.mktemp("engines"))
+    s.init()
+    _register(s, "depth", _info("burn-depth"), seed=1)
+    _register(s, "depth-tta", _info("burn-depth", {"tta": True, "roi": "patch"}), seed=1)
+    _register(s, "mask", _info("wound-mask"), seed=2)
+    return s
+
+
+@pytest.fixture(scope="module")
+def captures() -> list[Capture]:
+    return [synth_capture(seed=9, subject_index=i, capture_index=0, config=CONFIG) for i in (0, 1)]
+
+
+def _near_tie(pred: Prediction) -> np.ndarray:
+    top2 = np.sort(pred.probabilities, axis=0)[-2:]
+    return np.asarray((top2[1] - top2[0]) <= 2 * PROB_TOL)
+
+
+def _check_parity(a: Prediction, b: Prediction, capture: Capture) -> int:
+    """Assert the documented bounds between two engines' predictions; changed pixels."""
+    assert np.abs(a.probabilities - b.probabilities).max() <= PROB_TOL
+    changed = a.labels != b.labels
+    assert np.all(_near_tie(a)[changed] | _near_tie(b)[changed])
+    same = ~changed
+    if a.healing_prob is not None:
+        assert b.healing_prob is not None
+        assert np.abs(a.healing_prob - b.healing_prob)[same].max() <= PROB_TOL / 2
+    # uncertainty is a function of the probabilities (a max of them, a product, an entropy);
+    # its change is bounded by a small multiple of theirs away from class changes
+    assert np.abs(a.uncertainty - b.uncertainty)[same].max() <= 10 * PROB_TOL
+    n = int(changed.sum())
+    sa, sb = (score_prediction(p, capture_id="c", spacing_mm=capture.spacing_mm) for p in (a, b))
+    # a thresholded map may also change where its input is within tolerance of the threshold
+    heal_edge = unc_edge = 0
+    if a.healing_prob is not None:
+        heal_edge = int((np.abs(a.healing_prob - sa.healing_threshold) <= PROB_TOL).sum())
+    unc_edge = int((np.abs(a.uncertainty - sa.uncertainty_threshold) <= 10 * PROB_TOL).sum())
+    assert abs(sa.wound_pixels - sb.wound_pixels) <= n
+    for ca, cb in zip(sa.classes, sb.classes, strict=True):
+        assert ca.class_id == cb.class_id and abs(ca.pixels - cb.pixels) <= n
+    assert abs((sa.non_healing_pixels or 0) - (sb.non_healing_pixels or 0)) <= n + heal_edge
+    assert abs(sa.indeterminate_pixels - sb.indeterminate_pixels) <= n + unc_edge
+    size = changed.size
+    for x, y in [
+        (sa.wound_pixels, sb.wound_pixels),
+        (sa.non_healing_pixels or 0, sb.non_healing_pixels or 0),
+        (sa.indeterminate_pixels, sb.indeterminate_pixels),
+    ]:
+        assert abs(x - y) <= AREA_SHARE_TOL * size
+    return n
+
+
+@pytest.mark.parametrize("model_id", ["depth", "depth-tta", "mask"])
+def test_parity_torch_onnxruntime(
+    store: LocalStore, captures: list[Capture], model_id: str
+) -> None:
+    """Same sliding window / TTA / post-processing / score; only the forward pass differs."""
+    torch_p = Predictor.from_store(store, model_id, device="cpu", engine="torch")
+    ort_p = Predictor.from_store(store, model_id, device="cpu", engine="onnxruntime")
+    assert isinstance(torch_p.engine, TorchEngine)
+    assert isinstance(ort_p.engine, OnnxRuntimeEngine)
+    want, got = torch_p.predict_many(captures), ort_p.predict_many(captures)
+    for a, b, capture in zip(want, got, captures, strict=True):
+        assert a.task == b.task == torch_p.task
+        _check_parity(a, b, capture)
+
+
+def test_onnx_exported_once_and_kept_in_the_registry(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch, captures: list[Capture]
+) -> None:
+    _register(store, "fresh", _info("burn-depth"), seed=3)
+    assert ONNX_FILE not in store.get_model("fresh").files
+    first = Predictor.from_store(store, "fresh", device="cpu", engine="onnxruntime")
+    graph = store.get_model_file("fresh", ONNX_FILE)
+    assert store.get_model("fresh").files[ONNX_FILE].key.startswith("models/fresh/")
+
+    def no_export(*_: object) -> bytes:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr("wound.engines.export_onnx", no_export)
+    again = Predictor.from_store(store, "fresh", device="cpu", engine="onnxruntime")
+    assert store.get_model_file("fresh", ONNX_FILE) == graph
+    a, b = first.predict(captures[0]), again.predict(captures[0])
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    assert store.check()["orphans"] == []
+
+
+def test_setting_and_auto_choose_the_engine(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WOUND_ENGINE", "torch")
+    assert isinstance(Predictor.from_store(store, "depth", device="cpu").engine, TorchEngine)
+    monkeypatch.setenv("WOUND_ENGINE", "auto")
+    auto = Predictor.from_store(store, "depth", device="cpu")
+    assert isinstance(auto.engine, OnnxRuntimeEngine)  # the CPU default
+    assert isinstance(Predictor.from_store(store, "depth", engine="torch").engine, TorchEngine)
+    assert resolve_engine("auto", "cuda") == "torch"  # the GPU path: AMP, channels-last
+    assert resolve_engine("auto", "cpu") == "onnxruntime"
+    with pytest.raises(EngineError, match="runs on the CPU"):
+        resolve_engine("onnxruntime", "cuda")
+    with pytest.raises(EngineError, match="unknown engine"):
+        resolve_engine("tensorrt", "cpu")
+    # a live network (training's validation) runs in torch unless asked otherwise
+    info = _info("burn-depth")
+    assert isinstance(Predictor(build_network(info.network), info).engine, TorchEngine)
+
+
+def test_auto_falls_back_to_torch_when_the_export_fails(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _register(store, "no-export", _info("burn-depth"), seed=4)
+
+    def broken(*_: object) -> bytes:
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr("wound.engines.export_onnx", broken)
+    with caplog.at_level(logging.WARNING, logger="wound.engines"):
+        auto = Predictor.from_store(store, "no-export", device="cpu", engine="auto")
+    assert isinstance(auto.engine, TorchEngine)
+    assert "unsupported operator" in caplog.text and "using torch" in caplog.text
+    with pytest.raises(EngineError, match="model no-export: no ONNX export"):
+        Predictor.from_store(store, "no-export", device="cpu", engine="onnxruntime")
+    assert ONNX_FILE not in store.get_model("no-export").files  # nothing partial
+
+
+def test_export_that_disagrees_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = _info("wound-mask")
+    network = build_network(info.network)
+    graph = export_onnx(network, info)
+    with torch.no_grad():
+        for p in network.parameters():
+            p.add_(0.1)  # the torch network no longer matches the graph it exported
+    monkeypatch.setattr("wound.engines.torch.onnx.export", lambda *a, **k: a[2].write(graph))
+    with pytest.raises(EngineError, match="differs from torch"):
+        export_onnx(network, info)
+
+
+def test_onnxruntime_refuses_a_bad_graph() -> None:
+    with pytest.raises(EngineError, match="cannot load"):
+        OnnxRuntimeEngine(b"not an onnx graph")

@@ -1,0 +1,236 @@
+"""Inference engines: what runs the network's forward pass inside :class:`~wound.predict.Predictor`.
+
+The predictor owns everything around the forward (band normalisation, MONAI's sliding-window
+inferer, flips and scales, activation, post-processing, scores); an engine maps a normalised
+``N x C x H x W`` float32 window batch to ``N x out_channels x H x W`` logits, nothing more. So
+predictions differ between engines only by the forward pass's float32 rounding (bounded by the
+parity tests, ``tests/wound/test_engines.py``).
+
+- ``torch``: the network in eager mode; on CUDA with autocast (AMP, float16) and channels-last.
+  The GPU path, and the one used during training (the weights change every epoch).
+- ``onnxruntime``: the network exported once to ONNX (opset 17, dynamic batch/height/width) and
+  run by ONNX Runtime on the CPU: 2-3x faster than eager torch on 2 cores for the default UNet
+  (BENCHMARKS.md), and the path for edge devices (one ``.onnx`` file, no torch at run time).
+- ``auto`` (default, ``WOUND_ENGINE``): ``onnxruntime`` on the CPU, ``torch`` on CUDA; falls back
+  to ``torch`` (logged) when the network does not export.
+
+For a registered model the ONNX graph is exported on first use, checked against torch, and kept
+in the registry beside the weights (``CaptureStore.add_model_file``, file :data:`ONNX_FILE`):
+every later predictor, process or machine loads it instead of exporting again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from wound.errors import RecordNotFoundError, WoundError
+from wound.networks import ModelInfo, size_divisor
+from wound.store.base import CaptureStore
+
+__all__ = [
+    "ENGINES",
+    "ONNX_FILE",
+    "Engine",
+    "EngineChoice",
+    "EngineError",
+    "OnnxRuntimeEngine",
+    "TorchEngine",
+    "build_engine",
+    "cached_onnx",
+    "export_onnx",
+    "resolve_engine",
+    "store_engine",
+]
+
+log = logging.getLogger(__name__)
+
+EngineChoice = Literal["auto", "torch", "onnxruntime"]
+ENGINES: tuple[str, ...] = ("auto", "torch", "onnxruntime")
+#: The registry file of the cached export (opset in the name: a new opset is a new file).
+ONNX_OPSET = 17
+ONNX_FILE = f"model.opset{ONNX_OPSET}.onnx"
+#: Largest |logit| difference accepted between the export and torch on the check input: float32
+#: reassociation in ONNX Runtime's fused kernels gives ~1e-5 on a patch (3e-4 on 1024 x 1280).
+EXPORT_TOLERANCE = 1e-3
+
+
+class EngineError(WoundError):
+    """An engine cannot run here, or an export does not reproduce the network."""
+
+
+class Engine(Protocol):
+    """Logits of a normalised window batch (``N x C x H x W`` float32 on the predictor's device)."""
+
+    name: str
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class TorchEngine:
+    """The network in eager torch (the caller already moved it to its device / memory format)."""
+
+    name = "torch"
+
+    def __init__(self, network: nn.Module, *, amp: bool, channels_last: bool) -> None:
+        self.network, self.amp, self.channels_last = network, amp, channels_last
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.amp:
+            with torch.autocast(device_type=x.device.type, dtype=torch.float16):
+                return self.network(x).float()
+        out: torch.Tensor = self.network(x)
+        return out
+
+
+class OnnxRuntimeEngine:
+    """An ONNX graph (input ``bands``, output ``logits``) on ONNX Runtime's CPU provider.
+
+    ``threads``: intra-op threads (default: torch's, so both engines use the same cores).
+    Spinning of idle worker threads is off: on a small CPU it would take cycles from the work
+    beside the forward (the ingest thread of :func:`wound.pipeline.score_file`).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, model: bytes, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own, untyped errors
+            raise EngineError(f"onnxruntime cannot load the ONNX graph: {exc}") from None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            raise EngineError(f"the onnxruntime engine runs on the CPU, got a {x.device} tensor")
+        batch = x.detach().to(torch.float32).contiguous().numpy()  # a view: no copy
+        (logits,) = self.session.run(["logits"], {"bands": batch})
+        return torch.from_numpy(logits)
+
+
+def resolve_engine(choice: str, device: str | torch.device | None = None) -> str:
+    """``torch`` or ``onnxruntime`` for a choice (``auto``: onnxruntime on CPU, torch on CUDA)."""
+    if choice not in ENGINES:
+        raise EngineError(f"unknown engine {choice!r} (one of {', '.join(ENGINES)})")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if choice == "auto":
+        return "onnxruntime" if dev.type == "cpu" else "torch"
+    if choice == "onnxruntime" and dev.type != "cpu":
+        raise EngineError(f"the onnxruntime engine runs on the CPU, not {dev}; use --engine torch")
+    return choice
+
+
+def export_onnx(network: nn.Module, info: ModelInfo) -> bytes:
+    """ONNX graph of ``network`` (input ``bands``, output ``logits``; dynamic batch, height and
+    width), checked with ONNX Runtime against torch on one patch (EngineError beyond
+    :data:`EXPORT_TOLERANCE`). TorchScript-based exporter (``dynamo=False``: the dynamo exporter
+    needs the ``onnxscript`` package). The network is used on the CPU and left in eval mode."""
+    network = network.cpu().eval()
+    d = size_divisor(info.network)
+    h, w = (max(d, -(-int(s) // d) * d) for s in info.patch_size)
+    x = torch.randn(1, info.network.in_channels, h, w, generator=torch.Generator().manual_seed(0))
+    axes = {0: "batch", 2: "height", 3: "width"}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The legacy exporter announces its deprecation and the tracer warns about shape checks
+        # it turns into constants; neither changes the exported graph for these networks.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
+        torch.onnx.export(
+            network,
+            (x,),
+            buf,  # type: ignore[arg-type]  # file-like objects are accepted by the legacy exporter
+            dynamo=False,
+            input_names=["bands"],
+            output_names=["logits"],
+            dynamic_axes={"bands": axes, "logits": axes},
+            opset_version=ONNX_OPSET,
+        )
+    data = buf.getvalue()
+    with torch.inference_mode():
+        want = network(x).numpy()
+    got = OnnxRuntimeEngine(data, threads=1)(x).numpy()
+    diff = float(np.abs(got.astype(np.float64) - want).max())
+    if not diff <= EXPORT_TOLERANCE:  # also catches NaN
+        raise EngineError(f"the ONNX export differs from torch by {diff:.2e} on a patch")
+    return data
+
+
+def build_engine(
+    choice: str, network: nn.Module, info: ModelInfo, amp: bool, channels_last: bool
+) -> Engine:
+    """An engine for a network on its device (``torch``: with AMP / channels-last as given;
+    ``onnxruntime``: exported now, in memory; registered models use :func:`store_engine`)."""
+    device = next(network.parameters()).device
+    if resolve_engine(choice, device) == "onnxruntime":
+        engine = _onnxruntime(choice, lambda: export_onnx(network, info), "the network")
+        if engine is not None:
+            return engine
+    return TorchEngine(network, amp=amp, channels_last=channels_last)
+
+
+def cached_onnx(store: CaptureStore, model_id: str, network: nn.Module, info: ModelInfo) -> bytes:
+    """The registered model's ONNX graph: from the registry, else exported now and added to it
+    (``add_model_file``: the first writer wins when several processes export at once)."""
+    try:
+        return store.get_model_file(model_id, ONNX_FILE)
+    except RecordNotFoundError:
+        pass
+    log.info("model %s: exporting to ONNX once (kept in the registry as %s)", model_id, ONNX_FILE)
+    return store.add_model_file(model_id, ONNX_FILE, export_onnx(network, info))
+
+
+def store_engine(
+    store: CaptureStore,
+    model_id: str,
+    network: nn.Module,
+    info: ModelInfo,
+    choice: str | None = None,
+    *,
+    device: str | torch.device | None = None,
+) -> Engine | Literal["torch"]:
+    """The engine for a registered model: ``choice`` (None: the ``engine`` setting, i.e.
+    ``WOUND_ENGINE``, default ``auto``). ``"torch"`` is built by the predictor (it knows AMP and
+    the memory format); onnxruntime gets the registry's cached graph. ``auto`` falls back to
+    torch when the export fails; an explicit ``onnxruntime`` raises EngineError instead."""
+    if choice is None:
+        from wound.settings import get_settings
+
+        choice = get_settings().engine
+    if resolve_engine(choice, device) == "onnxruntime":
+        engine = _onnxruntime(
+            choice, lambda: cached_onnx(store, model_id, network, info), f"model {model_id}"
+        )
+        if engine is not None:
+            return engine
+    return "torch"
+
+
+def _onnxruntime(choice: str, graph: Callable[[], bytes], what: str) -> Engine | None:
+    """ONNX Runtime on ``graph()``; None (logged) when that fails and ``choice`` is ``auto``."""
+    try:
+        return OnnxRuntimeEngine(graph())
+    except Exception as exc:  # the exporter raises many types; auto falls back, others fail
+        if choice != "auto":
+            if isinstance(exc, WoundError):
+                raise
+            raise EngineError(f"{what}: no ONNX export ({exc})") from None
+        log.warning("%s: onnxruntime unavailable (%s); using torch", what, exc)
+        return None
