@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from training.calibration import CalibrationConfig
 from wound.errors import WoundError
 from wound.networks import InferenceSettings, NetworkSpec, Task, size_divisor
 from wound.tasks import DEFAULT_TASK, TaskSpec, get_task
@@ -106,7 +107,6 @@ class AugmentConfig(_Strict):
     )
     noise_prob: float = Field(0.3, ge=0, le=1)
     noise_std: float = Field(0.05, ge=0, description="Gaussian noise std (normalised units).")
-
     zoom: tuple[float, float] | None = Field(
         None, description="Photographs: random zoom range (>1: the wound fills more of the frame)."
     )
@@ -117,6 +117,7 @@ class AugmentConfig(_Strict):
     pad_to_patch: bool = Field(
         False, description="Pad captures smaller than patch_size (e.g. resized photographs)."
     )
+
 
 class EarlyStopping(_Strict):
     """Stop when ``metric`` has not improved for ``patience`` validations (None: never)."""
@@ -158,6 +159,10 @@ class RunConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    calibration: CalibrationConfig = Field(
+        default_factory=CalibrationConfig,
+        description="Calibration split and rules (training.calibration, docs/calibration.md).",
+    )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     workers: int = Field(0, ge=0, description="DataLoader worker processes (0: main process).")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's).")

@@ -6,9 +6,12 @@ stored mean/std, MONAI sliding-window inference with Gaussian blending, TTA when
 registered metrics describe what users get; it fits the spectral baseline of
 :mod:`training.baseline` on the TRAIN captures, scores both with :mod:`training.metrics` on the same
 validation captures and renders the report (:mod:`training.report`). Healing is scored on the
-predictor's healing map (0 where the model predicts background), on truth skin pixels. Captures
-whose metadata holds a Fitzpatrick skin type (the phantom's) get every metric again per
-pigmentation tertile.
+predictor's healing map (0 where the model predicts background), on truth skin pixels, at the
+model's saved operating point (:class:`wound.calibration.Calibration`) unless a threshold is
+given; a calibrated model's ECE is reported before (temperature 1) and after calibration. The
+score a user reads is compared with the truth per capture (:mod:`training.score_eval`: areas,
+Bland–Altman, the indeterminate region's error rates). Captures whose metadata holds a
+Fitzpatrick skin type (the phantom's) get every metric again per pigmentation tertile.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from torch import nn
 from training.baseline import SpectralBaseline, fit_spectral_baseline
 from training.metrics import (
     binary_metrics,
+    calibration,
     fitzpatrick_tertile,
     mask_metrics,
     roc_auc,
     roc_points,
     segmentation_metrics,
 )
+from training.score_eval import agreement_with_breakdown, capture_agreement
 from wound.bands import check_wavelengths
+from wound.calibration import Calibration
 from wound.capture import Capture, GroundTruth
 from wound.errors import MetadataError
 from wound.networks import ModelInfo
@@ -64,6 +70,7 @@ class _Item:
     healing_true: np.ndarray | None = None
     wound_pred: np.ndarray | None = None
     wound_true: np.ndarray | None = None
+    agreement: dict[str, Any] | None = None  # training.score_eval.capture_agreement
 
 
 # --- inference --------------------------------------------------------------------------------
@@ -201,6 +208,24 @@ def _with_breakdown(
     return res
 
 
+def _score_headline(agree: dict[str, Any] | None) -> dict[str, Any]:
+    """The score-level targets (issue 14) for the headline."""
+    if not agree:
+        return {}
+    from training.score_eval import NON_HEALING, WOUND
+
+    q = agree["quantities"]
+    ind = agree["indeterminate"]
+    out = {
+        "wound_area_median_abs_error_pct": (q.get(WOUND) or {}).get("median_abs_error_pct"),
+        "indeterminate_median_share": ind["median_share"],
+        "indeterminate_error_ratio": ind["error_ratio"],
+    }
+    if NON_HEALING in q:
+        out["unlikely_to_heal_total_error_pct"] = q[NON_HEALING]["total_error_pct"]
+    return out
+
+
 def _headline(model: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
     def pick(m: dict[str, Any]) -> dict[str, Any]:
         seg: dict[str, Any] = next(
@@ -224,6 +249,15 @@ def _headline(model: dict[str, Any], baseline: dict[str, Any] | None) -> dict[st
     if "healing" in model:
         head["threshold"] = model["healing"]["threshold"]
         head["youden_threshold"] = model["healing"]["youden_threshold"]
+        before = model["healing"].get("calibration_before")
+        if before:
+            head["ece_before_calibration"] = before["ece"]
+        tertiles = model.get("by_fitzpatrick") or {}
+        light = ((tertiles.get("I-II") or {}).get("healing") or {}).get("auc")
+        dark = ((tertiles.get("V-VI") or {}).get("healing") or {}).get("auc")
+        if light is not None and dark is not None:
+            head["healing_auc_gap_light_dark"] = light - dark
+    head.update(_score_headline(model.get("score_agreement")))
     if baseline is not None:
         head.update({f"baseline_{k}": v for k, v in pick(baseline).items()})
     return head
@@ -254,6 +288,9 @@ def _predict_items(
         prob = None if pred.healing_prob is None else pred.healing_prob.astype(np.float64)
         item = _make_item(cap, spec, truth, classes, prob)
         if item is not None:
+            item.agreement = capture_agreement(
+                cap, pred, item.classes_true, item.healing_true, item.tertile
+            )
             items.append(item)
             used.append(cap)
             truths.append(truth)
@@ -304,7 +341,7 @@ def evaluate_model(
     train_captures: Sequence[Capture],
     *,
     device: str | torch.device = "cpu",
-    threshold: float = 0.5,
+    threshold: float | None = None,
     labels: LabelSource = "truth",
     n_bins: int = 10,
     seed: int = 0,
@@ -313,11 +350,14 @@ def evaluate_model(
 ) -> EvaluationReport:
     """Score ``model`` on ``val_captures`` and a spectral baseline fitted on ``train_captures``.
 
-    Validation captures without labels are skipped; a ValueError is raised when none is left.
+    ``threshold``: the healing operating point (default: the model's saved one). Validation
+    captures without labels are skipped; a ValueError is raised when none is left.
     ``label_name`` describes the labels in the report (default: "truth" or "provided").
     """
     from training.report import render_report
 
+    if threshold is None:
+        threshold = info.calibration.healing_threshold
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     model = model.to(device)
@@ -332,7 +372,16 @@ def evaluate_model(
         "labels": label_name or (labels if isinstance(labels, str) else "provided"),
         "validation_captures": [i.capture_id for i in items],
         "model": _with_breakdown(items, info.task, threshold, n_bins),
+        "calibration": info.calibration.model_dump(mode="json"),
     }
+    model_metrics = metrics["model"]
+    if "healing" in model_metrics and info.calibration.is_fitted:
+        model_metrics["healing"]["calibration_before"] = _uncalibrated_reliability(
+            model, info, used, items, device, n_bins
+        )
+    model_metrics["score_agreement"] = agreement_with_breakdown(
+        [i.agreement for i in items if i.agreement is not None]
+    )
     _, base_items, reason = _baseline(info, train_captures, used, truths, labels, seed)
     base = _with_breakdown(base_items, info.task, threshold, n_bins) if base_items else None
     metrics["baseline"] = base
@@ -346,6 +395,32 @@ def evaluate_model(
     curves = _roc_curves(items, base_items, get_task(info.task))
     files = render_report(metrics, curves)
     return EvaluationReport(metrics=metrics, files=files, headline=metrics["headline"])
+
+
+def _uncalibrated_reliability(
+    model: nn.Module,
+    info: ModelInfo,
+    captures: Sequence[Capture],
+    items: Sequence[_Item],
+    device: str | torch.device,
+    n_bins: int,
+) -> dict[str, Any]:
+    """Reliability of the same model at temperature 1 on the same pixels (ECE before)."""
+    raw = info.model_copy(update={"calibration": Calibration()})
+    predictor = Predictor(model, raw, device=device)
+    before: list[_Item] = []
+    for cap, item in zip(captures, items, strict=True):
+        pred = predictor.predict(cap)
+        assert pred.healing_prob is not None
+        before.append(
+            _Item(
+                item.capture_id, item.tertile, item.classes_pred, item.classes_true,
+                pred.healing_prob.astype(np.float64), item.healing_true,
+            )
+        )  # fmt: skip
+    pairs = _healing_pixels(before, get_task(info.task))
+    assert pairs is not None
+    return calibration(pairs[0].astype(np.uint8), pairs[1], n_bins=n_bins)
 
 
 def _roc_curves(

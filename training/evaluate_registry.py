@@ -115,12 +115,12 @@ def evaluate_registered(
     *,
     task: str | None = None,
     label: str = "truth",
-    threshold: float = 0.5,
+    threshold: float | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[RegisteredModel, EvaluationReport]:
     """Evaluate a registered model on its stored validation split (baseline on its TRAIN split,
-    with the run's seed): with the same labels and threshold this reproduces the metrics
-    recorded at registration."""
+    with the run's seed): with the same labels and threshold (default: the model's saved operating
+    point) this reproduces the metrics recorded at registration."""
     reg = load_registered(store, model_id, task=task, device=device)
     train, val = split_captures(store, reg.record.model_id, label=label)
     report = evaluate_model(

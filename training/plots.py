@@ -48,8 +48,11 @@ def confusion_matrix_png(
     return _png(fig)
 
 
-def reliability_png(calib: dict[str, Any], title: str) -> bytes:
-    """Reliability diagram: fraction positive against mean predicted probability per bin."""
+def reliability_png(
+    calib: dict[str, Any], title: str, before: dict[str, Any] | None = None
+) -> bytes:
+    """Reliability diagram: fraction positive against mean predicted probability per bin
+    (and, given ``before``, the uncalibrated model's curve beside it)."""
     edges = np.asarray(calib["bin_edges"])
     centres = (edges[:-1] + edges[1:]) / 2
     frac = np.array([np.nan if v is None else v for v in calib["bin_fraction_positive"]])
@@ -65,6 +68,12 @@ def reliability_png(calib: dict[str, Any], title: str) -> bytes:
         label="fraction positive",
     )
     ax.plot(conf, frac, "o-", color="C1", label="observed vs mean probability")
+    if before is not None:
+        b_frac = [np.nan if v is None else v for v in before["bin_fraction_positive"]]
+        b_conf = [np.nan if v is None else v for v in before["bin_mean_probability"]]
+        ax.plot(
+            b_conf, b_frac, "s:", color="C3", label=f"before calibration (ECE {before['ece']:.3f})"
+        )
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -87,4 +96,29 @@ def roc_png(curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]], titl
     ax.set_ylabel("sensitivity")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
+
+
+def bland_altman_png(quantities: dict[str, dict[str, Any]], unit: str, title: str) -> bytes:
+    """Bland–Altman plots, one panel per quantity: difference (predicted - truth) against the
+    mean of the two, with the bias and the 95% limits of agreement."""
+    names = [n for n, q in quantities.items() if q.get("points")]
+    fig = _figure((3.6 * max(1, len(names)), 3.4))
+    for k, name in enumerate(names, start=1):
+        q = quantities[name]
+        pred = np.asarray(q["points"]["predicted"], dtype=float)
+        true = np.asarray(q["points"]["truth"], dtype=float)
+        ax = fig.add_subplot(1, len(names), k)
+        ax.scatter((pred + true) / 2, pred - true, s=12)
+        ba = q["bland_altman"]
+        if ba["bias"] is not None:
+            ax.axhline(ba["bias"], color="C1", label=f"bias {ba['bias']:.2f}")
+            ax.axhline(ba["loa_low"], color="C1", ls="--", label="95% limits")
+            ax.axhline(ba["loa_high"], color="C1", ls="--")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel(f"mean of predicted and truth ({unit})", fontsize=7)
+        ax.set_ylabel(f"predicted - truth ({unit})", fontsize=7)
+        ax.set_title(name, fontsize=8)
+        ax.legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
     return _png(fig)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from training.plots import confusion_matrix_png, reliability_png, roc_png
+from training.plots import bland_altman_png, confusion_matrix_png, reliability_png, roc_png
 
 DISCLAIMER = (
     "Predictions are an aid to the clinician, not a diagnosis. The non-healing (deep burn) "
@@ -73,7 +73,12 @@ def _healing_md(h: dict[str, Any]) -> list[str]:
         f"(sensitivity {_f(h.get('youden_sensitivity'))}, "
         f"specificity {_f(h.get('youden_specificity'))}); choosing it here is optimistic.",
         f"- Expected calibration error ({cal.get('n_bins', '?')} equal-width bins): "
-        f"{_f(cal.get('ece'))}",
+        f"{_f(cal.get('ece'))}"
+        + (
+            f" (before calibration: {_f(h['calibration_before']['ece'])})"
+            if h.get("calibration_before")
+            else ""
+        ),
     ]
 
 
@@ -117,6 +122,99 @@ def _tertiles_md(model: dict[str, Any], base: dict[str, Any] | None) -> list[str
     return lines
 
 
+def _calibration_md(cal: dict[str, Any] | None) -> list[str]:
+    if not cal or not cal.get("fitted_on"):
+        return [
+            "## Calibration",
+            "",
+            "Not calibrated: temperature 1, operating point 0.5, indeterminate above 0.5.",
+            "",
+        ]
+    fit = cal["fitted_on"]
+    ind = fit.get("indeterminate") or {}
+    op = fit.get("operating_point") or {}
+    return [
+        "## Calibration (fitted on held-out training subjects, not these)",
+        "",
+        f"Calibration split: {fit.get('captures')} captures of {fit.get('subjects')} subjects. "
+        f"Healing temperature {cal['healing_temperature']:.3f}, class temperature "
+        f"{cal['class_temperature']:.3f} (temperature scaling).",
+        "",
+        f"- Operating point {cal['healing_threshold']:.3f} ({cal['rule']}); on the calibration "
+        f"split sensitivity {_f(op.get('sensitivity'))}, specificity {_f(op.get('specificity'))}; "
+        f"ECE {_f(fit.get('ece_before'))} before, {_f(fit.get('ece_after'))} after.",
+        f"- Indeterminate: uncertainty (the model's probability that a pixel's reading is wrong) "
+        f"above {cal['uncertainty_threshold']:.3f} ({cal['uncertainty_rule']}); on the "
+        f"calibration split {_pct(ind.get('share'))} of the wound flagged, error rate "
+        f"{_pct(ind.get('error_rate_inside'))} inside vs {_pct(ind.get('error_rate_outside'))} "
+        "outside.",
+        "",
+    ]
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _pm(value: Any) -> str:
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
+def _agreement_md(agree: dict[str, Any] | None) -> list[str]:
+    if not agree or not agree.get("quantities"):
+        return []
+    unit = "cm²" if agree["unit"] == "cm2" else "px"
+    lines = [
+        "## Wound score vs truth (what the user reads)",
+        "",
+        f"Per held-out capture, the stored score's areas against the truth ({unit}); errors in "
+        "% of the truth; Bland–Altman bias and 95% limits of agreement (bias ± 1.96 SD) of "
+        "predicted - truth (bland_altman.png).",
+        "",
+        f"| Quantity | Predicted total ({unit}) | Truth total ({unit}) | Total error | "
+        f"Median abs. error | Bias ({unit}) | 95% limits ({unit}) | Bias (%) | 95% limits (%) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, q in agree["quantities"].items():
+        ba, bp = q["bland_altman"], q["bland_altman_pct"]
+        lines.append(
+            f"| {name} | {q['predicted_total']:.2f} | {q['truth_total']:.2f} | "
+            f"{_pm(q['total_error_pct'])} | {_f(q['median_abs_error_pct'], 1)}% | "
+            f"{_f(ba['bias'], 2)} | {_f(ba['loa_low'], 2)} to {_f(ba['loa_high'], 2)} | "
+            f"{_pm(bp['bias'])} | {_pm(bp['loa_low'])} to {_pm(bp['loa_high'])} |"
+        )
+    ind = agree["indeterminate"]
+    lines += [
+        "",
+        f"Indeterminate region: median share of the wound {_pct(ind['median_share'])}; "
+        f"error rate of the readings inside {_pct(ind['error_rate_inside'])} vs outside "
+        f"{_pct(ind['error_rate_outside'])} (ratio {_f(ind['error_ratio'], 1)}).",
+        "",
+    ]
+    groups = agree.get("by_fitzpatrick") or {}
+    if groups:
+        lines += [
+            "By skin-tone tertile:",
+            "",
+            "| Tertile | Captures | Wound area median abs. error | Wound area bias (%) | "
+            "Unlikely to heal total error | Indeterminate median share | Error ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for g, a in groups.items():
+            w = a["quantities"].get("wound area") or {}
+            nh = a["quantities"].get("unlikely to heal") or {}
+            lines.append(
+                f"| {g} | {a['captures']} | {_f(w.get('median_abs_error_pct'), 1)}% | "
+                f"{_pm((w.get('bland_altman_pct') or {}).get('bias'))} | "
+                f"{_pm(nh.get('total_error_pct'))} | "
+                f"{_pct(a['indeterminate']['median_share'])} | "
+                f"{_f(a['indeterminate']['error_ratio'], 1)} |"
+            )
+        lines.append("")
+    lines += ["Per capture: report.json, `model.score_agreement.per_capture`.", ""]
+    return lines
+
+
 def render_markdown(metrics: dict[str, Any]) -> str:
     """The human-readable report."""
     model, base = metrics["model"], metrics.get("baseline")
@@ -145,6 +243,8 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         if base and "healing" in base:
             lines += ["Spectral baseline:", "", *_healing_md(base["healing"]), ""]
         lines += ["Plots: roc.png, reliability.png.", ""]
+    lines += _calibration_md(metrics.get("calibration"))
+    lines += _agreement_md(model.get("score_agreement"))
     if "wound" in model:
         lines += ["## Wound mask", "", *_wound_md(model["wound"]), ""]
         if base and "wound" in base:
@@ -172,9 +272,17 @@ def render_report(
         files["baseline_confusion_matrix.png"] = confusion_matrix_png(
             bseg["confusion_matrix"], bseg["confusion_matrix_labels"], "Spectral baseline (LDA)"
         )
-    cal = (model.get("healing") or {}).get("calibration")
-    if cal:
-        files["reliability.png"] = reliability_png(cal, "Healing head reliability")
+    heal = model.get("healing") or {}
+    if heal.get("calibration"):
+        files["reliability.png"] = reliability_png(
+            heal["calibration"], "Healing head reliability", heal.get("calibration_before")
+        )
+    agree = model.get("score_agreement") or {}
+    if agree.get("quantities"):
+        unit = "cm²" if agree["unit"] == "cm2" else "px"
+        files["bland_altman.png"] = bland_altman_png(
+            agree["quantities"], unit, "Score vs truth on held-out captures"
+        )
     if curves:
         files["roc.png"] = roc_png(curves, "Healing within 21 days (skin pixels)")
     return files

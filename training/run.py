@@ -6,7 +6,7 @@ writes the run folder::
     <output_dir>/config.yaml      resolved run config (beside the checkpoint)
     <output_dir>/checkpoint.pt    latest epoch (``resume=True`` continues from it)
     <output_dir>/metrics.jsonl    one line per epoch
-    <output_dir>/split.json       train/val subjects and capture ids
+    <output_dir>/split.json       train/val (and calibration) subjects and capture ids
     <output_dir>/manifest.json    exact training manifest (captures, labels, split)
     <output_dir>/metrics.json     best metrics, best epoch, epochs run
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from monai.transforms import Compose
 from monai.utils import set_determinism
 from torch import nn
 
+from training.calibration import calibrate
 from training.config import RunConfig, RunConfigError
 from training.data import (
     CaptureItem,
@@ -68,6 +69,7 @@ class TrainResult:
     val_items: list[CaptureItem]
     rank: int = 0
     world_size: int = 1
+    calibration_items: list[CaptureItem] = field(default_factory=list)
 
     @property
     def is_main(self) -> bool:
@@ -128,6 +130,28 @@ def make_dataset(
     )
 
 
+def calibration_split(split: Split, config: RunConfig) -> tuple[Split, list[CaptureItem]]:
+    """Hold ``config.calibration.fraction`` of the TRAINING subjects out for calibration
+    (:mod:`training.calibration`); the validation subjects are untouched. ([] when the fraction
+    is 0 or fewer than 3 training subjects.)"""
+    fraction = config.calibration.fraction
+    if fraction <= 0 or len({i.subject for i in split.train}) < 3:
+        if fraction > 0:
+            log.warning("calibration skipped: fewer than 3 training subjects")
+        return split, []
+    inner = split_by_subject(split.train, fraction, config.split.seed + 1)
+    return Split(train=inner.train, val=split.val), inner.val
+
+
+def _calibration_json(calib: list[CaptureItem]) -> dict[str, Any]:
+    if not calib:
+        return {}
+    return {
+        "calibration_subjects": sorted({i.subject for i in calib}),
+        "calibration_capture_ids": [i.capture_id for i in calib],
+    }
+
+
 def _prepare_run_dir(
     config: RunConfig, ctx: DistContext, split: Split, manifest: dict[str, Any], resume: bool
 ) -> Path:
@@ -174,11 +198,19 @@ def train(
         set_determinism(seed=config.seed)
         items, skipped = load_items(config, store)
         split = split_by_subject(items, config.split.val_fraction, config.split.seed)
+        split, calib = calibration_split(split, config)
         mean, std = band_statistics(split.train)
         resolved = config.resolved(
             in_channels=len(items[0].wavelengths), cuda=ctx.device.type == "cuda"
         )
         manifest = build_manifest(resolved, split, skipped)
+        if calib:
+            manifest["captures"] += [
+                {"capture_id": i.capture_id, "subject": i.subject, "split": "calibration",
+                 "labels": i.annotation}
+                for i in calib
+            ]  # fmt: skip
+            manifest["split"].update(_calibration_json(calib))
         run_dir = _prepare_run_dir(resolved, ctx, split, manifest, resume)
         set_track_meta(False)
         dataset = make_dataset(split.train, resolved, mean, std)
@@ -203,12 +235,22 @@ def train(
         best.load_state_dict(state.best_state)
         best = best.to(ctx.device).eval()
         info = model_info(resolved, items[0].wavelengths, mean, std, state.best_metrics)
+        if calib:  # every rank computes the same (deterministic, small)
+            fitted = calibrate(
+                best,
+                info,
+                [i.to_capture() for i in calib],
+                resolved.calibration,
+                device=ctx.device,
+                seed=config.seed,
+            )
+            info = info.model_copy(update={"calibration": fitted})
         result = TrainResult(
             model=best,
             model_info=info,
             config=resolved,
             run_dir=run_dir,
-            split=split.to_json(),
+            split={**split.to_json(), **_calibration_json(calib)},
             best_metrics=state.best_metrics,
             best_epoch=state.best_epoch,
             epochs_run=state.epoch,
@@ -219,6 +261,7 @@ def train(
             val_items=split.val,
             rank=ctx.rank,
             world_size=ctx.world_size,
+            calibration_items=calib,
         )
         if ctx.is_main:
             (run_dir / "metrics.json").write_text(json.dumps(result.metrics_json(), indent=2))

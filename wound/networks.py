@@ -22,6 +22,7 @@ import torch
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from torch import nn
 
+from wound.calibration import Calibration
 from wound.tasks import TASKS, get_task
 
 
@@ -93,6 +94,7 @@ class ModelInfo(BaseModel):
     band_std: tuple[float, ...]
     patch_size: tuple[int, int] = (128, 128)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    calibration: Calibration = Field(default_factory=Calibration)  # wound.calibration
     metrics: dict[str, Any] = {}
 
 

@@ -10,14 +10,17 @@ so evaluation, validation during training and deployment run the same path. Outp
 are activated per the task's heads (:mod:`wound.tasks`: softmax for the class head, sigmoid for
 the healing head).
 
-Uncertainty (per pixel, in [0, 1]) is documented here and used by :mod:`wound.scoring`:
+Calibration (:class:`wound.calibration.Calibration`, saved with the model): the class logits
+are divided by ``class_temperature`` before the softmax and the healing logit by
+``healing_temperature`` before the sigmoid (temperature scaling).
 
-- depth part: normalised predictive entropy of the class probabilities,
-  ``-sum p log p / log K`` (K classes; 0 = one class certain, 1 = uniform);
-- healing part (tasks with a healing head, skin pixels): ``1 - |2 p_heal - 1|`` (0 when the healing
-  probability is 0 or 1, 1 when it is 0.5);
-- uncertainty = the larger of the two. With TTA the probabilities are averaged over the flips
-  first, so disagreement between flips raises both parts.
+Uncertainty (per pixel, in [0, 1]) is documented here and used by :mod:`wound.scoring`: the
+model's own probability that the pixel's reading is wrong (docs/calibration.md),
+``1 - p_class * p_heal_right``, where ``p_class`` is the most probable class's (calibrated)
+probability and ``p_heal_right`` the probability that the healing verdict at the model's
+operating point ``t`` is right (``p_heal`` where ``p_heal >= t``, else ``1 - p_heal``; 1 outside
+skin and for tasks without a healing head). With TTA the probabilities are averaged over the
+flips first, so disagreement between flips raises it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from monai.inferers import SlidingWindowInferer
 from torch import nn
 
 from wound.bands import check_wavelengths
+from wound.calibration import UNCALIBRATED, Calibration
 from wound.capture import Capture
 from wound.engines import Engine, build_engine, store_engine
 from wound.errors import BandMismatchError, StoreError
@@ -56,7 +60,9 @@ class Prediction:
 
     ``probabilities``: K x H x W class probabilities (the task's classes, :mod:`wound.tasks`);
     ``labels``: argmax (uint8); ``healing_prob``: sigmoid of the healing channel, 0 outside skin
-    (tasks with a healing head only); ``uncertainty``: float32 in [0, 1].
+    (tasks with a healing head only); ``uncertainty``: float32 in [0, 1]; ``healing_threshold``
+    and ``uncertainty_threshold``: the model's saved operating point and indeterminate threshold
+    (:class:`wound.calibration.Calibration`), which the score applies.
     """
 
     task: str
@@ -67,6 +73,8 @@ class Prediction:
     model_id: str = ""
     model_version: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    healing_threshold: float = UNCALIBRATED.healing_threshold
+    uncertainty_threshold: float = UNCALIBRATED.uncertainty_threshold
 
     @property
     def spec(self) -> TaskSpec:
@@ -170,6 +178,7 @@ class Predictor:
         self._mean = torch.tensor(info.band_mean, dtype=torch.float32, device=self.device)
         self._std = torch.tensor(info.band_std, dtype=torch.float32, device=self.device)
         self._divisor = size_divisor(info.network)
+        self.calibration = info.calibration
         self._inferers: dict[tuple[int, int], SlidingWindowInferer] = {}
 
     @classmethod
@@ -314,7 +323,9 @@ class Predictor:
     ) -> list[Prediction]:
         t0 = time.perf_counter()
         probs, heal = self._probabilities(self.normalise(cubes), keep_logits)
-        labels, uncertainty = _labels_uncertainty(probs, heal)
+        labels, uncertainty = _labels_uncertainty(
+            probs, heal, self.calibration.healing_threshold
+        )
         # zero-copy views on the CPU; one transfer each on an accelerator
         probs_np = probs.float().cpu().numpy()
         labels_np = labels.cpu().numpy()
@@ -338,6 +349,8 @@ class Predictor:
                 model_id=self.model_id,
                 model_version=self.model_version,
                 timings_ms={"predict": elapsed},
+                healing_threshold=self.calibration.healing_threshold,
+                uncertainty_threshold=self.calibration.uncertainty_threshold,
             )
             for i in range(len(cubes))
         ]
@@ -362,7 +375,7 @@ class Predictor:
                 logits = resize_images(logits, full)
                 if not dims and keep_logits is not None and not keep_logits:
                     keep_logits.append(logits.clone())
-                p, h = _activate(logits, self.spec)
+                p, h = _activate(logits, self.spec, self.calibration)
                 probs = p if probs is None else probs.add_(p)
                 if h is not None:
                     heal = h if heal is None else heal.add_(h)
@@ -375,16 +388,23 @@ class Predictor:
         return probs, heal
 
 
-def _activate(logits: torch.Tensor, spec: TaskSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _activate(
+    logits: torch.Tensor, spec: TaskSpec, calibration: Calibration = UNCALIBRATED
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Class probabilities (softmax over the class head) and the healing probability (sigmoid
-    of the healing head, N x H x W) or None."""
+    of the healing head, N x H x W) or None, each logit divided by its saved temperature."""
     head = spec.class_head
     cls = logits if head.width == logits.shape[1] else logits[:, head.channels]
+    if calibration.class_temperature != 1.0:
+        cls = cls / calibration.class_temperature
     probs = torch.softmax(cls, dim=1)
     healing = spec.head("healing")
     if healing is None:
         return probs, None
-    return probs, torch.sigmoid(logits[:, healing.start])
+    heal = logits[:, healing.start]
+    if calibration.healing_temperature != 1.0:
+        heal = heal / calibration.healing_temperature
+    return probs, torch.sigmoid(heal)
 
 
 def _source(capture: Capture | np.ndarray) -> str | None:
@@ -420,31 +440,32 @@ def model_info(info: dict[str, Any], model_id: str) -> ModelInfo:
 
 
 def _labels_uncertainty(
-    probs: torch.Tensor, heal: torch.Tensor | None
+    probs: torch.Tensor, heal: torch.Tensor | None, threshold: float = 0.5
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth map (uint8, the first most probable class like ``argmax``) and uncertainty (module
-    docstring); zeroes ``heal`` outside skin.
+    docstring: ``1 - p_class * p_heal_right`` at operating point ``threshold``); zeroes ``heal``
+    outside skin.
 
     One pass per class over N x H x W planes, in torch (all intra-op threads, any device):
-    about 4x faster on the CPU than ``argmax`` + ``-sum p log p`` over the K x H x W stack
-    (torch's ``argmax`` over a non-last dimension is especially slow there).
+    several times faster on the CPU than ``argmax`` over the K x H x W stack (torch's ``argmax``
+    over a non-last dimension is especially slow there).
     """
     k = probs.shape[1]
     best = probs[:, 0].clone()
     labels = torch.zeros(best.shape, dtype=torch.uint8, device=probs.device)
-    entropy = torch.zeros_like(best)
-    for i in range(k):
+    for i in range(1, k):
         p = probs[:, i]
-        entropy.addcmul_(p, p.clamp(min=1e-12).log_(), value=-1.0)
-        if i:
-            higher = torch.gt(p, best)  # strictly: ties keep the first class, as argmax does
-            labels.mul_(~higher).add_(higher, alpha=i)
-            torch.maximum(best, p, out=best)
-    uncertainty = entropy.mul_(1.0 / math.log(k)).clamp_(0, 1)
+        higher = torch.gt(p, best)  # strictly: ties keep the first class, as argmax does
+        labels.mul_(~higher).add_(higher, alpha=i)
+        torch.maximum(best, p, out=best)
+    right = best  # probability that the class is right
     if heal is not None:
         heal.masked_fill_(labels == 0, 0.0)  # 0 outside skin
-        # 1 - |2h - 1|: 0 where h is 0 or 1 (so 0 outside skin), 1 where h = 0.5
-        torch.maximum(uncertainty, heal.mul(2).sub_(1).abs_().neg_().add_(1), out=uncertainty)
+        # the healing verdict at the operating point is right with probability h or 1 - h
+        heal_right = torch.where(heal >= threshold, heal, 1.0 - heal)
+        heal_right.masked_fill_(labels == 0, 1.0)  # no verdict outside skin
+        right = right.mul_(heal_right)
+    uncertainty = right.neg_().add_(1.0).clamp_(0, 1)
     return labels, uncertainty
 
 

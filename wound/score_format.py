@@ -62,12 +62,12 @@ def render_text(score: ScoreLike) -> str:
         lines.append(f"  {c.name:<31} {number(c.area):>9} {unit}  {c.share:6.1%}")
     if s.non_healing_area is not None and s.non_healing_share is not None:
         lines.append(
-            f"Unlikely to heal within 21 days (healing probability < {s.healing_threshold}): "
+            f"Unlikely to heal within 21 days (healing probability < {s.healing_threshold:.2f}): "
             f"{area_text(s.non_healing_area, s)} "
             f"({s.non_healing_share:.1%} of the wound; {len(s.non_healing_contours)} contour(s))"
         )
     lines.append(
-        f"Indeterminate (uncertainty > {s.uncertainty_threshold}): "
+        f"Indeterminate (probability the reading is wrong > {s.uncertainty_threshold:.2f}): "
         f"{area_text(s.indeterminate_area, s)} ({s.indeterminate_share:.1%} of the wound)"
     )
     if s.quality_flags:

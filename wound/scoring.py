@@ -11,10 +11,14 @@ spacing is known, else pixels, and ``unit`` (:class:`AreaUnit`) says which):
 - wound: pixels whose depth class is a burn class (2-5, :data:`wound.taxonomy.WOUND_CLASSES`);
   for a wound-mask model, pixels labelled wound.
 - per depth class: area and share of the wound area (shares of classes 2-5 sum to 1).
-- unlikely to heal within 21 days ("non-healing"): wound pixels whose healing probability is
-  below :data:`HEALING_THRESHOLD` (0.5); its outline as polygons (:mod:`wound.contour`).
-- indeterminate: wound pixels whose uncertainty (:mod:`wound.predict`) is above
-  :data:`INDETERMINATE_THRESHOLD` (0.5: e.g. a healing probability between 0.25 and 0.75).
+- unlikely to heal within 21 days ("non-healing"): wound pixels whose (calibrated) healing
+  probability is below the model's saved operating point (``Prediction.healing_threshold``,
+  :class:`wound.calibration.Calibration`; :data:`HEALING_THRESHOLD` = 0.5 for models saved
+  without one); its outline as polygons (:mod:`wound.contour`).
+- indeterminate: wound pixels whose uncertainty (:mod:`wound.predict`: the model's probability
+  that the pixel's reading is wrong) is above the model's saved threshold, chosen on its
+  calibration split (``Prediction.uncertainty_threshold``; :data:`INDETERMINATE_THRESHOLD` = 0.5
+  without one).
 
 An aid to the clinician; the non-healing contour is not an excision margin.
 """
@@ -198,10 +202,10 @@ def score_prediction(
     nh_px: int | None = None
     contours: list[Contour] = []
     if prediction.healing_prob is not None:
-        non_healing = wound & (prediction.healing_prob < HEALING_THRESHOLD)
+        non_healing = wound & (prediction.healing_prob < prediction.healing_threshold)
         nh_px = int(non_healing.sum())
         contours = mask_contours(non_healing, spacing_mm=spacing_mm)
-    ind_px = int((wound & (prediction.uncertainty > INDETERMINATE_THRESHOLD)).sum())
+    ind_px = int((wound & (prediction.uncertainty > prediction.uncertainty_threshold)).sum())
     h, w = prediction.labels.shape
     return WoundScore(
         capture_id=capture_id,
@@ -222,6 +226,8 @@ def score_prediction(
         indeterminate_pixels=ind_px,
         indeterminate_area=ind_px * pixel_area,
         indeterminate_share=share(ind_px),
+        healing_threshold=prediction.healing_threshold,
+        uncertainty_threshold=prediction.uncertainty_threshold,
         quality_flags=[f.message for f in quality.flags] if quality else [],
         quality_metrics=dict(quality.metrics) if quality else {},
         timings_ms={k: round(v, 2) for k, v in (timings_ms or prediction.timings_ms).items()},

@@ -202,23 +202,25 @@ def test_unet_size_divisor_is_the_product_of_strides(
                 net(torch.zeros(1, 2, 2 * divisor + 2, 2 * divisor + 2))
 
 
-def test_postprocessing_matches_the_documented_definitions() -> None:
-    """The fused per-class pass equals argmax / normalised entropy / healing term in numpy."""
+@pytest.mark.parametrize("threshold", [0.5, 0.3])
+def test_postprocessing_matches_the_documented_definitions(threshold: float) -> None:
+    """The fused per-class pass equals argmax and ``1 - p_class * p_heal_right`` in numpy."""
     from wound.predict import _labels_uncertainty
 
     gen = torch.Generator().manual_seed(0)
     probs = torch.softmax(torch.randn(2, 6, 16, 16, generator=gen) * 3, dim=1)
     probs[0, :, 0, 0] = torch.tensor([0.1, 0.3, 0.3, 0.1, 0.1, 0.1])  # a tie: first class wins
-    probs[0, :, 0, 1] = 1 / 6  # uniform: uncertainty 1
+    probs[0, :, 0, 1] = 1 / 6  # uniform: wrong with probability 5/6
     heal = torch.rand(2, 16, 16, generator=gen)
     p, h = probs.numpy().copy(), heal.numpy().copy()
-    labels, unc = _labels_uncertainty(probs, heal)
+    labels, unc = _labels_uncertainty(probs, heal, threshold)
     want_labels = p.argmax(axis=1)
     np.testing.assert_array_equal(labels.numpy(), want_labels)
     assert labels.dtype == torch.uint8 and labels[0, 0, 0] == 1
-    entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=1) / np.log(6)
     h[want_labels == 0] = 0.0
-    want = np.clip(np.maximum(entropy, 1 - np.abs(2 * h - 1)), 0, 1)
+    heal_right = np.where(h >= threshold, h, 1 - h)
+    want = 1 - p.max(axis=1) * heal_right
     np.testing.assert_allclose(unc.numpy(), want, atol=1e-5)
     np.testing.assert_allclose(heal.numpy(), h)  # zeroed outside skin, in place
-    assert unc[0, 0, 1] == pytest.approx(1.0, abs=1e-5)
+    background = want_labels == 0
+    np.testing.assert_allclose(unc.numpy()[background], 1 - p.max(axis=1)[background], atol=1e-5)

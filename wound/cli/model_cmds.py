@@ -179,8 +179,11 @@ def evaluate(
         str, typer.Option(help="truth (ground truth) or latest (latest annotations).")
     ] = "truth",
     threshold: Annotated[
-        float, typer.Option(min=0.01, max=0.99, help="Healing operating point.")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            min=0.01, max=0.99, help="Healing operating point (default: the model's saved one)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder to write report.json, report.md and plots into.")
     ] = None,
