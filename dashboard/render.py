@@ -92,12 +92,14 @@ def blend_classes(
 
 
 def hatch(rgb: np.ndarray, mask: np.ndarray, period: int = HATCH_PERIOD) -> np.ndarray:
-    """White diagonal stripes over ``mask`` (both at display resolution)."""
+    """Thin white diagonal stripes (70 % opaque) over ``mask``, both at display resolution:
+    visible, yet the class colours show between them."""
     h, w = mask.shape
     rows, cols = np.ogrid[:h, :w]
-    stripes = ((rows + cols) % period) < max(1, period // 4)
+    lines = mask & (((rows + cols) % period) == 0)
     out = rgb.copy()
-    out[mask & stripes] = HATCH_COLOUR
+    white = np.asarray(HATCH_COLOUR, dtype=np.float32)
+    out[lines] = (0.3 * rgb[lines] + 0.7 * white + 0.5).astype(np.uint8)
     return out
 
 

@@ -115,8 +115,13 @@ def _caption(record: CaptureRecord) -> str:
     meta = record.header.get("metadata", {})
     visit = f" · visit {meta['visit']}" if meta.get("visit") else ""
     return (
-        f"**{record.capture_id}**  \n"
+        f"**{short(record.capture_id)}**  \n"
         f"{record.subject} · wound {record.wound_id}{visit}  \n"
         f"{record.wound_type} · {record.captured_at:%Y-%m-%d %H:%M}  \n"
         f"labels: {record.label_status} · quality: {quality_of(record)}"
     )
+
+
+def short(capture_id: str, length: int = 20) -> str:
+    """A capture id cut for a thumbnail caption (the detail page shows it whole)."""
+    return capture_id if len(capture_id) <= length else capture_id[: length - 1] + "…"

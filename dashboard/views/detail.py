@@ -20,6 +20,7 @@ from wound.tasks import TASKS
 from wound.taxonomy import DepthClass, hex_to_rgb
 
 HEALTHY = int(DepthClass.HEALTHY)
+IMAGE_WIDTH = 420
 #: Colours of a "healing" annotation (0 does not heal within 21 days, 1 heals).
 HEALING_COLOURS = {0: "#6c757d", 1: "#2a9d8f"}
 
@@ -63,10 +64,13 @@ def _summary(record: CaptureRecord) -> None:
         "Label status": record.label_status,
         "Clinician's assessment": reference.get("clinician_assessment"),
     }
-    st.dataframe(
-        {"": list(rows), "value": ["–" if v is None else str(v) for v in rows.values()]},
-        hide_index=True,
-    )
+    shown = [(k, v) for k, v in rows.items() if v is not None]
+    columns = st.columns(3)
+    per_column = -(-len(shown) // 3)
+    for i, column in enumerate(columns):
+        column.markdown(
+            "  \n".join(f"**{k}:** {v}" for k, v in shown[i * per_column : (i + 1) * per_column])
+        )
     quality = record.quality
     if quality is None:
         st.caption("Quality: not checked yet (scoring checks it).")
@@ -92,7 +96,7 @@ def _bands(capture_id: str, capture: Capture) -> None:
         st.image(
             _band(key, capture_id, index),
             caption=f"Band {index + 1}: {wavelength:g} nm (1st-99th percentile stretch)",
-            width="stretch",
+            width=IMAGE_WIDTH,
         )
     with right:
         preset = st.radio("False colour", list(render.PRESETS), key="detail_preset")
@@ -101,7 +105,7 @@ def _bands(capture_id: str, capture: Capture) -> None:
         st.image(
             render.enlarge(data.false_colour(key, capture_id, preset), _factor(capture)),
             caption=f"R/G/B = {shown} nm",
-            width="stretch",
+            width=IMAGE_WIDTH,
         )
 
 

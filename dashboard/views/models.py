@@ -138,7 +138,8 @@ def _model(model: ModelRecord, *, compact: bool) -> None:
         if "confusion_matrix" in seg:
             columns[i].altair_chart(
                 confusion_chart(seg["confusion_matrix"], seg["confusion_matrix_labels"], name),
-                width="stretch",
+                width="content",
+                height="content",
             )
     calibration: list[tuple[str, dict[str, Any]]] = []
     for name, section in parts:
@@ -163,8 +164,13 @@ def confusion_chart(matrix: list[list[int]], labels: list[str], title: str) -> a
                 {"truth": labels[i], "prediction": labels[j], "share": count / total, "n": count}
             )
     base = alt.Chart(alt.Data(values=values)).encode(
-        x=alt.X("prediction:N", sort=labels, title="prediction"),
-        y=alt.Y("truth:N", sort=labels, title="truth"),
+        x=alt.X(
+            "prediction:N",
+            sort=labels,
+            title="prediction",
+            axis=alt.Axis(labelLimit=220, labelAngle=-40, labelOverlap=False),
+        ),
+        y=alt.Y("truth:N", sort=labels, title="truth", axis=alt.Axis(labelLimit=220)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1])),
@@ -174,7 +180,7 @@ def confusion_chart(matrix: list[list[int]], labels: list[str], title: str) -> a
         text=alt.Text("share:Q", format=".0%"),
         color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")),
     )
-    return (cells + text).properties(title=title, height=260)
+    return (cells + text).properties(title=title, width=alt.Step(48), height=alt.Step(30))
 
 
 def calibration_chart(curves: list[tuple[str, dict[str, Any]]]) -> alt.LayerChart:

@@ -157,15 +157,37 @@ def _charts(visits: list[Visit], burn: bool) -> None:
         for i, (v, p) in enumerate(scored)
     ]
     left, right = st.columns(2)
+    series = []
+    for i, (v, _) in enumerate(scored):
+        assert isinstance(v.score, WoundScore)
+        series.append({"day": v.day, "visit": _visit_no(v, i), "what": "wound", "area": v.area})
+        if v.score.non_healing_area is not None:
+            series.append(
+                {
+                    "day": v.day,
+                    "visit": _visit_no(v, i),
+                    "what": "unlikely to heal within 21 days",
+                    "area": v.score.non_healing_area,
+                }
+            )
     area = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(alt.Data(values=series))
         .mark_line(point=True)
         .encode(
             x=alt.X("day:Q", title=x_title),
-            y=alt.Y("area:Q", title=f"wound area ({unit})"),
-            tooltip=["visit:N", "day:Q", "area:Q"],
+            y=alt.Y("area:Q", title=f"area ({unit})"),
+            color=alt.Color(
+                "what:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["wound", "unlikely to heal within 21 days"],
+                    range=["#1f77b4", "#00a5b8"],  # the contour's cyan, darker on white
+                ),
+                legend=alt.Legend(orient="bottom", labelLimit=320),
+            ),
+            tooltip=["visit:N", "day:Q", "what:N", "area:Q"],
         )
-        .properties(title="Wound area per visit", height=300)
+        .properties(title="Area per visit", height=300)
     )
     left.altair_chart(area, width="stretch")
     reference = alt.Data(values=[{"par": SHEEHAN_PAR, "day": SHEEHAN_DAY}])

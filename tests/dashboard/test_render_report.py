@@ -30,7 +30,10 @@ def test_overlay_hatching_and_contour() -> None:
     inside = pixels[25 * factor, 20 * factor]
     assert tuple(inside) == hex_to_rgb("#e63946")  # class colour at full opacity
     band = pixels[12 * factor : 18 * factor, 12 * factor : 28 * factor].reshape(-1, 3)
-    assert (band == render.HATCH_COLOUR).all(axis=1).any()  # hatched where indeterminate
+    assert (band >= 180).all(axis=1).any()  # light stripes where indeterminate
+    assert (band == hex_to_rgb("#e63946")).all(axis=1).any()  # the class shows between them
+    below = pixels[22 * factor : 28 * factor, 12 * factor : 28 * factor].reshape(-1, 3)
+    assert not (below >= 180).all(axis=1).any()  # no stripes where the model is sure
     cyan = np.array(hex_to_rgb(render.CONTOUR_COLOUR))
     assert (pixels.reshape(-1, 3) == cyan).all(axis=1).any()  # the contour is drawn
     assert tuple(pixels[2, 2]) == (100, 100, 100)  # background untouched
