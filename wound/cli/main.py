@@ -215,10 +215,14 @@ def list_captures(
         str | None, typer.Option(help="Only this labelling status (unlabelled, labelled...).")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Most rows shown.")] = 200,
+    ids: Annotated[
+        bool, typer.Option("--ids", help="Print only the capture ids, one per line (scripts).")
+    ] = False,
 ) -> None:
     """List stored captures with a summary table.
 
     Example: wound list --status unlabelled
+             wound show "$(wound list --ids --limit 1)"
     """
     settings = get_settings()
     store = open_configured_store(settings)
@@ -232,6 +236,10 @@ def list_captures(
         records.append(record)
         if len(records) >= limit:
             break
+    if ids:
+        for r in records:
+            print(r.capture_id)
+        return
     table = Table(title=f"Captures ({len(records)} shown)")
     for column in (
         "capture",

@@ -219,12 +219,58 @@ def evaluate(
             continue
         table.add_row(key, _fmt(value), _fmt(report.headline.get(f"baseline_{key}")))
     console.print(table)
+    agreement = report.metrics["model"].get("score_agreement")
+    if agreement and agreement.get("quantities"):
+        console.print(_agreement_table(agreement))
     console.print("Predictions are an aid to the clinician, not a diagnosis.")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for name, data in report.files.items():
             (out / name).write_bytes(data)
         console.print(f"report written to {out}/ ({', '.join(sorted(report.files))})")
+
+
+def _agreement_table(agreement: dict[str, Any]) -> Table:
+    """The score vs truth table (training.score_eval): totals, errors, Bland–Altman."""
+    unit = "cm²" if agreement["unit"] == "cm2" else "px"
+    table = Table(
+        title=f"Wound score vs truth on {agreement['captures']} held-out captures ({unit})",
+        caption="Errors in % of the truth; Bland–Altman: bias and 95% limits of agreement.",
+    )
+    for column in ("quantity", "predicted", "truth", "total error", "median |error|", "bias",
+                   "95% limits"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "quantity" else "right")
+
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{v:+.1f}%"
+
+    for name, q in agreement["quantities"].items():
+        ba = q["bland_altman"]
+        limits = "-" if ba["loa_low"] is None else f"{ba['loa_low']:.2f} to {ba['loa_high']:.2f}"
+        table.add_row(
+            name,
+            f"{q['predicted_total']:.2f}",
+            f"{q['truth_total']:.2f}",
+            pct(q["total_error_pct"]),
+            "-" if q["median_abs_error_pct"] is None else f"{q['median_abs_error_pct']:.1f}%",
+            "-" if ba["bias"] is None else f"{ba['bias']:+.2f}",
+            limits,
+        )
+    ind = agreement["indeterminate"]
+
+    def share(v: Any) -> str:
+        return "-" if v is None else f"{100 * v:.1f}%"
+
+    table.add_row(
+        "indeterminate",
+        f"median {share(ind['median_share'])} of the wound",
+        "",
+        f"wrong inside {share(ind['error_rate_inside'])}",
+        f"outside {share(ind['error_rate_outside'])}",
+        "",
+        "",
+    )
+    return table
 
 
 def register(app: typer.Typer) -> None:

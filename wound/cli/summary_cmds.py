@@ -17,6 +17,18 @@ from wound.store.base import CaptureStore
 from wound.tasks import DEFAULT_TASK
 
 HEADLINE_KEYS = ("healing_auc", "sensitivity", "specificity", "accuracy", "mean_dice", "ece")
+#: The targets on held-out subjects (issues 11 and 14): headline key, label, test, as text.
+TARGETS: tuple[tuple[str, str, str], ...] = (
+    ("healing_auc", "healing AUC", ">= 0.95"),
+    ("sensitivity", "sensitivity at op. point", ">= 0.85"),
+    ("specificity", "specificity at op. point", ">= 0.85"),
+    ("ece", "ECE, calibrated", "<= 0.03"),
+    ("healing_auc_gap_light_dark", "AUC gap light - dark", "reported"),
+    ("wound_area_median_abs_error_pct", "wound area median |error| %", "<= 5"),
+    ("unlikely_to_heal_total_error_pct", "unlikely to heal, total error %", "within ±10"),
+    ("indeterminate_median_share", "indeterminate median share", "<= 0.15"),
+    ("indeterminate_error_ratio", "error rate in / out indeterminate", ">= 3"),
+)
 
 
 def summary_command(
@@ -50,6 +62,7 @@ def summary_command(
         table.add_row(capture_id, *cells)
     console.print(table)
     console.print(_headline_table(record.info))
+    console.print(_targets_table(record.info))
     console.print(f"[italic]{DISCLAIMER}[/]")
 
 
@@ -75,6 +88,31 @@ def _headline_table(info: dict[str, Any]) -> Table:
     for key in HEADLINE_KEYS:
         if key in head:
             table.add_row(key, _fmt(head.get(key)), _fmt(head.get(f"baseline_{key}")))
+    return table
+
+
+def target_met(value: Any, target: str) -> bool | None:
+    """Whether ``value`` meets ``target`` (None when the target is only reported or no value)."""
+    if not isinstance(value, int | float) or target == "reported":
+        return None
+    if target.startswith("within ±"):
+        return abs(value) <= float(target.removeprefix("within ±"))
+    op, bound = target.split()
+    return value >= float(bound) if op == ">=" else value <= float(bound)
+
+
+def _targets_table(info: dict[str, Any]) -> Table:
+    head = info.get("metrics_headline") or {}
+    table = Table(title="Targets on held-out subjects (calibrated model, saved operating point)")
+    for column in ("target", "value", "goal", "met"):
+        table.add_column(column)
+    for key, label, goal in TARGETS:
+        value = head.get(key)
+        met = target_met(value, goal)
+        mark = "-" if met is None else "[green]yes[/]" if met else "[red]no[/]"
+        if key == "ece" and head.get("ece_before_calibration") is not None:
+            label += f" (before: {head['ece_before_calibration']:.3f})"
+        table.add_row(label, _fmt(value), goal, mark)
     return table
 
 

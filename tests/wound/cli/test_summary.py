@@ -92,3 +92,41 @@ def test_score_command_reads_an_old_record(home: Path) -> None:
     assert any("Wound area: 0.75 cm²" in o for o in outputs)
     assert any("Wound area: 300 px (pixel spacing unknown)" in o for o in outputs)
     assert any("REFUSED" in o and "saturated" in o for o in outputs)
+
+
+def test_summary_prints_the_targets_met_or_not(home: Path) -> None:
+    with LocalStore(home) as store:
+        store.put_model(
+            "m2",
+            {"weights.pt": b"not used here"},
+            task="burn-depth",
+            info={
+                "metrics_headline": {
+                    "healing_auc": 0.96,
+                    "sensitivity": 0.80,
+                    "ece": 0.02,
+                    "ece_before_calibration": 0.06,
+                    "unlikely_to_heal_total_error_pct": -12.0,
+                    "indeterminate_error_ratio": 4.0,
+                }
+            },
+        )
+    out = CliRunner().invoke(app, ["summary", "--model", "m2"]).output
+    assert "Targets on held-out subjects" in out
+
+    def row(label: str) -> str:
+        return next(line for line in out.splitlines() if label in line)
+
+    assert "yes" in row("healing AUC") and "no" in row("sensitivity at op. point")
+    assert "yes" in row("ECE, calibrated (before: 0.060)")
+    assert "no" in row("unlikely to heal, total error")
+    assert "yes" in row("error rate in / out")
+
+
+def test_target_rules() -> None:
+    from wound.cli.summary_cmds import target_met
+
+    assert target_met(0.95, ">= 0.95") and not target_met(0.949, ">= 0.95")
+    assert target_met(4.9, "<= 5") and not target_met(5.1, "<= 5")
+    assert target_met(-9.9, "within ±10") and not target_met(10.5, "within ±10")
+    assert target_met(0.1, "reported") is None and target_met(None, ">= 3") is None
