@@ -9,7 +9,6 @@ proxy or Streamlit's OIDC login (docs/dashboard.md) rather than binding another 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -63,11 +62,9 @@ def dashboard_command(
     Bound to 127.0.0.1; stop it with Ctrl-C. Example: wound dashboard --port 8501
     """
     console.print(f"Dashboard on http://127.0.0.1:{port} (Ctrl-C stops it)")
-    try:
-        code = subprocess.call(streamlit_command(port), env=os.environ.copy())
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    command = streamlit_command(port)
+    # Streamlit replaces this process: Ctrl-C and SIGTERM reach it directly, no orphan is left.
+    os.execv(command[0], command)
 
 
 def register(app: typer.Typer) -> None:
