@@ -245,9 +245,10 @@ def pixel_errors(
     threshold: float,
     spec: TaskSpec,
 ) -> np.ndarray:
-    """Whether each pixel's reading is wrong: its class, or (truth skin) its healing verdict
-    at ``threshold``."""
-    wrong = labels != classes_true
+    """Whether one of the pixel's two readings the score counts is wrong: its wound / not-wound
+    call, or (truth skin) its healing verdict at ``threshold``."""
+    wound = list(spec.wound_classes)
+    wrong = np.isin(labels, wound) != np.isin(classes_true, wound)
     if heal_prob is not None and heal_true is not None:
         skin = np.isin(classes_true, spec.skin_classes)
         wrong |= skin & ((heal_prob >= threshold) != heal_true)
@@ -331,7 +332,7 @@ def calibrate(
     for o, (classes, heal) in zip(outputs, truths, strict=True):
         probs = torch.from_numpy(o.probabilities[None].copy())
         hp = None if o.healing_prob is None else torch.from_numpy(o.healing_prob[None].copy())
-        _, unc = _labels_uncertainty(probs, hp, threshold)
+        _, unc = _labels_uncertainty(probs, hp, threshold, spec.wound_classes)
         wrong = pixel_errors(o.labels, o.healing_prob, classes, heal, threshold, spec)
         wound = o.wound_mask
         u_all.append(unc[0].numpy()[wound])

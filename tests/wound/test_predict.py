@@ -204,23 +204,24 @@ def test_unet_size_divisor_is_the_product_of_strides(
 
 @pytest.mark.parametrize("threshold", [0.5, 0.3])
 def test_postprocessing_matches_the_documented_definitions(threshold: float) -> None:
-    """The fused per-class pass equals argmax and ``1 - p_class * p_heal_right`` in numpy."""
+    """The fused per-class pass equals argmax and ``1 - p_wound_right * p_heal_right``."""
     from wound.predict import _labels_uncertainty
 
     gen = torch.Generator().manual_seed(0)
     probs = torch.softmax(torch.randn(2, 6, 16, 16, generator=gen) * 3, dim=1)
     probs[0, :, 0, 0] = torch.tensor([0.1, 0.3, 0.3, 0.1, 0.1, 0.1])  # a tie: first class wins
-    probs[0, :, 0, 1] = 1 / 6  # uniform: wrong with probability 5/6
+    probs[0, :, 0, 1] = 1 / 6  # uniform: called background, wound with probability 4/6
     heal = torch.rand(2, 16, 16, generator=gen)
     p, h = probs.numpy().copy(), heal.numpy().copy()
-    labels, unc = _labels_uncertainty(probs, heal, threshold)
+    labels, unc = _labels_uncertainty(probs, heal, threshold, (2, 3, 4, 5))
     want_labels = p.argmax(axis=1)
     np.testing.assert_array_equal(labels.numpy(), want_labels)
     assert labels.dtype == torch.uint8 and labels[0, 0, 0] == 1
     h[want_labels == 0] = 0.0
     heal_right = np.where(h >= threshold, h, 1 - h)
-    want = 1 - p.max(axis=1) * heal_right
+    p_wound = p[:, 2:].sum(axis=1)
+    wound_right = np.where(want_labels >= 2, p_wound, 1 - p_wound)
+    want = 1 - wound_right * heal_right
     np.testing.assert_allclose(unc.numpy(), want, atol=1e-5)
     np.testing.assert_allclose(heal.numpy(), h)  # zeroed outside skin, in place
-    background = want_labels == 0
-    np.testing.assert_allclose(unc.numpy()[background], 1 - p.max(axis=1)[background], atol=1e-5)
+    assert unc[0, 0, 1] == pytest.approx(4 / 6, abs=1e-5)  # background called, 4/6 wound
