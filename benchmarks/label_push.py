@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -109,6 +110,7 @@ def main() -> None:
         )
     print("(tasks/s; ratio = bulk / one task per request, target >= 10)")
     print(f"push end to end (render, predict, bulk import): {push_s:.1f} s")
+    shutil.rmtree(work, ignore_errors=True)
     out = ROOT / "bench-out"
     out.mkdir(exist_ok=True)
     (out / "label_push.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -101,7 +101,7 @@ class LocalServer:
         )
         return env
 
-    def start(self, *, timeout: float = 180.0) -> LocalServer:
+    def start(self, *, timeout: float = 600.0) -> LocalServer:
         if len(self.password) < 8:
             raise LabelingError("the Label Studio password needs at least 8 characters")
         self.data_dir.mkdir(parents=True, exist_ok=True)
