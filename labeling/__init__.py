@@ -1,1 +1,3 @@
-"""Label Studio integration (launcher, configs, task push, annotation pull): not built yet."""
+"""Label Studio integration: server launcher, labeling configs from the task table, task push
+with renderings, reference data and pre-annotations, annotation pull into the store, agreement
+and the uncertainty queue (docs/labeling.md)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -20,14 +21,29 @@ from wound.store.base import CaptureStore
 pytestmark = pytest.mark.integration
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def fetch(label_studio: LocalServer, uri: str, task_id: int) -> bytes:
-    """An image of a task as the browser gets it (Label Studio resolves storage URIs)."""
+    """An image of a task as the browser gets it (Label Studio resolves storage URIs: an
+    ``s3://`` URI becomes a redirect to a presigned URL that expires in 15 minutes)."""
+    headers = {"Authorization": f"Token {label_studio.token}"}
     if uri.startswith("s3://"):
         encoded = base64.urlsafe_b64encode(uri.encode()).decode()
-        uri = f"/tasks/{task_id}/resolve/?fileuri={encoded}"
-    request = urllib.request.Request(
-        label_studio.url + uri, headers={"Authorization": f"Token {label_studio.token}"}
-    )
+        request = urllib.request.Request(
+            f"{label_studio.url}/tasks/{task_id}/resolve/?fileuri={encoded}", headers=headers
+        )
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            urllib.request.build_opener(_NoRedirect).open(request, timeout=30)
+        assert redirect.value.code in (302, 303, 307)
+        location = redirect.value.headers["Location"]
+        redirect.value.close()
+        assert "X-Amz-Expires=900" in location and "X-Amz-Signature=" in location
+        with urllib.request.urlopen(location, timeout=30) as response:
+            return bytes(response.read())
+    request = urllib.request.Request(label_studio.url + uri, headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return bytes(response.read())
 
