@@ -24,6 +24,10 @@ class Settings(BaseSettings):
         "none", description="Server-side encryption for S3 objects and DynamoDB tables."
     )
     kms_key_id: str | None = Field(None, description="KMS key for sse=aws:kms.")
+    aws_retry_mode: Literal["standard", "adaptive"] = Field(
+        "standard", description="botocore retry mode for S3 and DynamoDB (throttling, 5xx)."
+    )
+    aws_max_attempts: int = Field(10, ge=1, le=50, description="botocore attempts per call.")
     pseudonym_key: SecretStr | None = Field(
         None, description="HMAC key for subject pseudonyms; generated into home if unset."
     )

@@ -12,12 +12,15 @@ Endpoint, region and credentials come from boto3's own configuration (``AWS_ENDP
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.exceptions import Boto3Error
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,15 +47,33 @@ def _aws(what: str) -> Iterator[None]:
         raise StoreError(
             f"{what}: {_code(exc)} {exc.response.get('Error', {}).get('Message', '')}"
         ) from exc
-    except BotoCoreError as exc:
+    except (BotoCoreError, Boto3Error) as exc:  # Boto3Error: s3transfer's upload failures
         raise StoreError(f"{what}: {exc}") from exc
+
+
+#: Objects at least this large go up as a multipart upload through s3transfer (parts retried
+#: one by one; a part that still fails aborts the upload and the capture is not stored).
+MULTIPART_THRESHOLD = 64 << 20
 
 
 class S3Objects(ObjectStore):
     """Objects in one bucket, with server-side encryption when configured."""
 
-    def __init__(self, client: Any, bucket: str, *, sse: Sse, kms_key_id: str | None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        sse: Sse,
+        kms_key_id: str | None,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+    ) -> None:
         self.client, self.bucket, self.sse, self.kms_key_id = client, bucket, sse, kms_key_id
+        self.transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=max(multipart_threshold // 2, 5 << 20),
+            max_concurrency=4,
+        )
 
     def _sse_args(self) -> dict[str, str]:
         if self.sse == "none":
@@ -96,6 +117,16 @@ class S3Objects(ObjectStore):
                 )
 
     def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+        if not if_absent and len(data) >= self.transfer.multipart_threshold:
+            with _aws(f"s3://{self.bucket}/{key}: multipart upload"):
+                self.client.upload_fileobj(
+                    io.BytesIO(data),
+                    self.bucket,
+                    key,
+                    ExtraArgs=self._sse_args(),
+                    Config=self.transfer,
+                )
+            return True
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, **self._sse_args()}
         if if_absent:
             args["IfNoneMatch"] = "*"
@@ -345,13 +376,18 @@ class AwsStore(PrimitiveStore):
         session: boto3.session.Session | None = None,
         max_pool_connections: int = 32,
         client_kwargs: dict[str, Any] | None = None,
+        retry_mode: Literal["standard", "adaptive"] = "standard",
+        max_attempts: int = 10,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
     ) -> None:
         if sse not in ("none", "AES256", "aws:kms"):
             raise StoreError(f"sse {sse!r} is not one of none, AES256, aws:kms")
         session = session or boto3.session.Session()
+        # Retries are botocore's own (standard: throttling and 5xx retried with jittered
+        # exponential backoff; adaptive adds client-side rate limiting), never a loop of ours.
         config = Config(
             max_pool_connections=max_pool_connections,
-            retries={"mode": "standard", "max_attempts": 5},
+            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         )
         extra = client_kwargs or {}
         with _aws("AWS clients"):
@@ -359,7 +395,9 @@ class AwsStore(PrimitiveStore):
             dynamodb = session.client("dynamodb", config=config, **extra)
         self.bucket, self.table_prefix = bucket, table_prefix
         super().__init__(
-            S3Objects(s3, bucket, sse=sse, kms_key_id=kms_key_id),
+            S3Objects(
+                s3, bucket, sse=sse, kms_key_id=kms_key_id, multipart_threshold=multipart_threshold
+            ),
             DynamoRecords(dynamodb, table_prefix, sse=sse, kms_key_id=kms_key_id),
         )
 

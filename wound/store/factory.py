@@ -19,5 +19,7 @@ def open_store(settings: Settings) -> CaptureStore:
             settings.table_prefix,
             sse=settings.sse,
             kms_key_id=settings.kms_key_id,
+            retry_mode=settings.aws_retry_mode,
+            max_attempts=settings.aws_max_attempts,
         )
     return LocalStore(settings.home)
