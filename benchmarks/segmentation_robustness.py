@@ -12,7 +12,7 @@ each with ``training.segbench`` (the deployed predictor):
 Prints a table of data-based and mean per-image Dice and writes JSON.
 
 Usage: python benchmarks/segmentation_robustness.py --model MODEL_ID --eval DIR [--out DIR]
-(the store is the configured one: WOUND_HOME / WOUND_* settings).
+[--limit N] [--variants zoom2,colour] (the store is the configured one: WOUND_HOME / WOUND_*).
 """
 
 from __future__ import annotations
@@ -53,11 +53,14 @@ def colour_shift(image: Image.Image) -> Image.Image:
     return Image.fromarray((rgb.clip(0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-def make_variant(src: Path, dst: Path, *, zoom: float | None, colour: bool) -> Path:
+def make_variant(
+    src: Path, dst: Path, *, zoom: float | None, colour: bool, limit: int | None = None
+) -> Path:
+    """A perturbed copy of the first ``limit`` image/mask pairs of ``src`` in ``dst``."""
     images, labels = pair_folders(src)
     (dst / "images").mkdir(parents=True, exist_ok=True)
     (dst / "labels").mkdir(parents=True, exist_ok=True)
-    for path in sorted(images.iterdir()):
+    for path in sorted(images.iterdir())[:limit]:
         label = labels / f"{path.stem}.png"
         if not label.exists():
             continue
@@ -77,6 +80,8 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--eval", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("bench-out/segmentation-robustness"))
+    parser.add_argument("--limit", type=int, default=None, help="First N eval images only.")
+    parser.add_argument("--variants", default="original,zoom2,zoom4,colour,zoom2+colour")
     args = parser.parse_args()
     settings = get_settings()
     store = open_configured_store(settings)
@@ -88,10 +93,11 @@ def main() -> None:
         "zoom2+colour": (2.0, True),
     }
     results: dict[str, dict[str, float]] = {}
-    for name, (zoom, colour) in variants.items():
-        folder = args.eval
-        if zoom or colour:
-            folder = make_variant(args.eval, args.out / "data" / name, zoom=zoom, colour=colour)
+    for name in args.variants.split(","):
+        zoom, colour = variants[name]
+        folder = make_variant(
+            args.eval, args.out / "data" / name, zoom=zoom, colour=colour, limit=args.limit
+        )
         result = run_benchmark(
             store,
             train_dir=None,
@@ -111,7 +117,10 @@ def main() -> None:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "robustness.json").write_text(
-        json.dumps({"model": args.model, "eval": str(args.eval), "results": results}, indent=2)
+        json.dumps(
+            {"model": args.model, "eval": str(args.eval), "limit": args.limit, "results": results},
+            indent=2,
+        )
     )
 
 
