@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         "standard", description="botocore retry mode for S3 and DynamoDB (throttling, 5xx)."
     )
     aws_max_attempts: int = Field(10, ge=1, le=50, description="botocore attempts per call.")
+    archive_after_days: int = Field(
+        180, ge=1, description="Days before capture objects move to the archive class (aws)."
+    )
+    archive_storage_class: Literal["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] = Field(
+        "GLACIER_IR", description="S3 archive class (GLACIER_IR: still readable at once)."
+    )
     pseudonym_key: SecretStr | None = Field(
         None, description="HMAC key for subject pseudonyms; generated into home if unset."
     )

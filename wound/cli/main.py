@@ -322,7 +322,70 @@ def store_init() -> None:
     store = open_configured_store(settings, init=False)
     store.init()
     where = settings.home if settings.backend == "local" else f"s3://{settings.bucket}"
+    if settings.backend == "aws":
+        from wound.store.aws import AwsStore
+        from wound.store.backup import protect_aws
+
+        assert isinstance(store, AwsStore)
+        protect_aws(
+            store,
+            archive_after_days=settings.archive_after_days,
+            storage_class=settings.archive_storage_class,
+        )
+        console.print(
+            f"Versioning, archive to {settings.archive_storage_class} after "
+            f"{settings.archive_after_days} days, point-in-time recovery: on"
+        )
     console.print(f"Store ready ({settings.backend}: {where})")
+
+
+@store_app.command("backup")
+def store_backup(
+    dest: Annotated[Path, typer.Argument(help="New, empty folder for the backup.")],
+) -> None:
+    """Back up the embedded store: SQLite online backup plus the object folder.
+
+    On AWS, versioning and point-in-time recovery (`wound store init`) are the backups.
+    Example: wound store backup /backups/wound-2026-11-30
+    """
+    from wound.store import LocalStore
+    from wound.store.backup import backup_local
+
+    store = open_configured_store(get_settings())
+    if not isinstance(store, LocalStore):
+        fail("on AWS the backups are S3 versioning and DynamoDB point-in-time recovery")
+    done = backup_local(store, dest)
+    console.print(literal(f"Backed up records and {done['objects']} objects to {dest}"))
+
+
+@store_app.command("restore")
+def store_restore(
+    src: Annotated[
+        Path | None, typer.Argument(help="Backup folder (embedded store); none on AWS.")
+    ] = None,
+) -> None:
+    """Restore: the embedded store from a backup folder; on AWS every missing or corrupt
+    object from its newest earlier version whose SHA-256 matches the record.
+
+    Example: wound store restore /backups/wound-2026-11-30  (AWS: wound store restore)
+    """
+    from wound.store import AwsStore, LocalStore
+    from wound.store.backup import restore_aws_versions, restore_local
+
+    store = open_configured_store(get_settings())
+    if isinstance(store, LocalStore):
+        if src is None:
+            fail("give the backup folder to restore from")
+        done = restore_local(store, src)
+        console.print(literal(f"Restored records and {done['objects']} objects from {src}"))
+        return
+    assert isinstance(store, AwsStore)
+    result = restore_aws_versions(store)
+    console.print(f"restored: {len(result['restored'])}")
+    for key in result["unrecoverable"]:
+        console.print(literal(f"  unrecoverable: {key}"), soft_wrap=True)
+    if result["unrecoverable"]:
+        raise typer.Exit(1)
 
 
 @store_app.command("check")
