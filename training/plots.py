@@ -103,12 +103,14 @@ def bland_altman_png(quantities: dict[str, dict[str, Any]], unit: str, title: st
     """Bland–Altman plots, one panel per quantity: difference (predicted - truth) against the
     mean of the two, with the bias and the 95% limits of agreement."""
     names = [n for n, q in quantities.items() if q.get("points")]
-    fig = _figure((3.6 * max(1, len(names)), 3.4))
+    cols = min(3, max(1, len(names)))
+    rows = max(1, -(-len(names) // cols))
+    fig = _figure((3.6 * cols, 3.2 * rows))
     for k, name in enumerate(names, start=1):
         q = quantities[name]
         pred = np.asarray(q["points"]["predicted"], dtype=float)
         true = np.asarray(q["points"]["truth"], dtype=float)
-        ax = fig.add_subplot(1, len(names), k)
+        ax = fig.add_subplot(rows, cols, k)
         ax.scatter((pred + true) / 2, pred - true, s=12)
         ba = q["bland_altman"]
         if ba["bias"] is not None:

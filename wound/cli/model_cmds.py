@@ -110,6 +110,13 @@ def models_show(
         f"inference: window {inference.get('roi', 'auto')}, overlap "
         f"{inference.get('overlap', 0.25)}, TTA {'on' if inference.get('tta') else 'off'}"
     )
+    cal = info.get("calibration") or {}  # records from before it was saved: uncalibrated
+    console.print(
+        f"calibration: healing temperature {cal.get('healing_temperature', 1.0):.3f}, class "
+        f"temperature {cal.get('class_temperature', 1.0):.3f}; operating point "
+        f"{cal.get('healing_threshold', 0.5):.3f} ({cal.get('rule', 'none: fixed 0.5')}); "
+        f"indeterminate above {cal.get('uncertainty_threshold', 0.5):.3f}"
+    )
     extras = {k: v for k, v in info.items() if k in ("best_epoch", "epochs_run") and v is not None}
     if extras:
         console.print(", ".join(f"{k} {v}" for k, v in extras.items()))
