@@ -14,6 +14,8 @@ One capture TIFF on disk (phantom, 8 bands, ``--height`` x ``--width``) and one 
   them, ``--cli-runs`` times.
 
 Ratio: dashboard p50 / ``wound predict FILE`` p50 (target <= 1.5); also against predict + score.
+For scale, the pipeline alone in this process with the model loaded (``score_file``, forced):
+what the page adds on top of it is Streamlit's rerun, the drawing and the browser.
 Usage: python benchmarks/dashboard.py [--runs 8] [--cli-runs 3] [--height 1024] [--width 1280]
 Writes bench-out/dashboard.json. Needs /usr/bin/chromium (`make browser`).
 """
@@ -157,6 +159,35 @@ def cli_runs(
     return out
 
 
+def pipeline_runs(
+    work: Path, capture: Path, wavelengths: tuple[float, ...], runs: int
+) -> list[float]:
+    """The pipeline alone, in this process with the model loaded: ``score_file`` (forced), the
+    work the dashboard does on each press before it draws (what the page adds is the rest)."""
+    from wound.io import ReadLimits
+    from wound.pipeline import score_file
+    from wound.predict import Predictor
+
+    home = work / "pipeline-home"
+    register_default(home, wavelengths)
+    times = []
+    with LocalStore(home) as store:
+        predictor = Predictor.from_store(store, MODEL_ID)
+        for _ in range(runs + 1):  # the first run warms up
+            t0 = time.perf_counter()
+            outcome = score_file(
+                store,
+                predictor,
+                capture,
+                pseudonym_key=KEY.encode(),
+                read_limits=ReadLimits(),
+                force=True,
+            )
+            times.append((time.perf_counter() - t0) * 1000)
+            assert outcome.status in ("scored", "refused"), outcome
+    return times[1:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=8)
@@ -178,6 +209,7 @@ def main() -> None:
         process, url = start_server(env, work, work / "streamlit.log")
         cold, warm = dashboard_runs(url, path, args.runs)
         cli = cli_runs(env, path, capture.identity(), args.cli_runs)
+        inproc = pipeline_runs(work, path, capture.wavelengths, args.cli_runs)
     finally:
         if process is not None:
             process.terminate()
@@ -192,6 +224,7 @@ def main() -> None:
         "dashboard_ms": {"cold": cold, "p50": dash, "runs": warm},
         "cli_predict_ms": {"p50": predict, "runs": cli["predict"]},
         "cli_score_ms": {"p50": score, "runs": cli["score"]},
+        "pipeline_in_process_ms": {"p50": p50(inproc), "runs": inproc},
         "ratio_dashboard_over_predict": dash / predict,
         "ratio_dashboard_over_predict_plus_score": dash / (predict + score),
         "target_ratio": 1.5,
@@ -204,6 +237,7 @@ def main() -> None:
     print(f"{'dashboard, first press (loads the model)':44}{cold:10.0f}")
     print(f"{'wound predict FILE --force (new process)':44}{predict:10.0f}")
     print(f"{'wound score ID (new process)':44}{score:10.0f}")
+    print(f"{'score_file in process (model loaded)':44}{p50(inproc):10.0f}")
     print(
         f"ratio dashboard / wound predict: {result['ratio_dashboard_over_predict']:.2f} "
         f"(target <= 1.5); / (predict + score): "
