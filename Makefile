@@ -10,7 +10,7 @@ DEMO_DATA ?= demo-data
 # are the same on every run (real deployments keep WOUND_PSEUDONYM_KEY secret).
 WOUND := WOUND_HOME=$(DEMO_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 
-.PHONY: venv labelstudio browser test test-gpu lint demo train-demo dashboard bench clean
+.PHONY: venv labelstudio browser test test-gpu lint demo train-demo dashboard bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ test-gpu: venv
 # evaluate against the spectral baseline -> predict and score every capture -> summary table.
 demo: venv
 	rm -rf $(DEMO_HOME) $(DEMO_DATA) runs/demo
-	$(WOUND) synth $(DEMO_DATA) --subjects 20 --captures 3 --size 160 --seed 7
+	$(WOUND) synth $(DEMO_DATA) --subjects 28 --captures 3 --size 160 --seed 7
 	$(WOUND) store init
 	$(WOUND) ingest $(DEMO_DATA)
 	$(WOUND) list --limit 10
@@ -72,6 +72,12 @@ bench: venv
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/time_to_result.py
 	$(PY) benchmarks/batch_inference.py
+
+# The reliability suite in full (docs/reliability.md; CI runs it bounded in tests/reliability):
+# fuzzed input, SIGKILLed ingest/predict, 8 concurrent writers, 20% injected AWS faults, privacy,
+# backup/restore drill, 10,000 records per backend. Prints the table; bench-out/reliability.json.
+reliability: venv
+	$(PY) -m reliability
 
 clean:
 	rm -rf $(DEMO_HOME) $(DEMO_DATA) runs .pytest_cache .mypy_cache .ruff_cache

@@ -392,13 +392,19 @@ def store_restore(
 def store_check(
     repair: Annotated[bool, typer.Option(help="Remove orphan objects (safe repairs).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    sample: Annotated[
+        int, typer.Option(min=0, help="Objects whose SHA-256 is recomputed (random sample).")
+    ] = 1000,
+    full: Annotated[bool, typer.Option(help="Recompute the SHA-256 of every object.")] = False,
 ) -> None:
     """Find orphan objects, records without objects and checksum mismatches.
 
+    Every object is listed with its size (orphans, missing objects and size changes found for
+    all); SHA-256 is recomputed for a random sample of --sample objects (all with --full).
     Exits non-zero when problems remain. Example: wound store check --repair
     """
     store = open_configured_store(get_settings())
-    findings = store.check(repair=repair)
+    findings = store.check(repair=repair, hash_sample=None if full else sample)
     if as_json:
         console.print_json(json.dumps(findings))
     else:

@@ -170,6 +170,14 @@ class S3Objects(ObjectStore):
             keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
         return iter(keys)
 
+    def list_sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        with _aws(f"s3://{self.bucket}/{prefix}: list"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            found = [(o["Key"], int(o["Size"])) for page in pages for o in page.get("Contents", [])]
+        return iter(found)
+
     def close(self) -> None:
         self.client.close()
 

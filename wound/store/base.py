@@ -31,6 +31,16 @@ class PutResult(NamedTuple):
     created: bool
 
 
+class PreparedCapture(NamedTuple):
+    """A capture ready to commit (:meth:`CaptureStore.prepare_capture`): its id, content
+    digest, record item and objects' bytes, computed without touching the store."""
+
+    capture_id: str
+    digest: str
+    item: dict[str, Any]
+    objects: dict[str, bytes]
+
+
 class CaptureStore(ABC):
     """What every backend offers. All methods raise :class:`wound.errors.StoreError` subclasses."""
 
@@ -52,6 +62,18 @@ class CaptureStore(ABC):
     @abstractmethod
     def put_capture(self, capture: Capture, *, preview_png: bytes | None = None) -> PutResult:
         """Store cube, preview, truth and the record. Idempotent on ``capture.identity()``."""
+
+    @abstractmethod
+    def prepare_capture(
+        self, capture: Capture, *, preview_png: bytes | None = None
+    ) -> PreparedCapture:
+        """:meth:`put_capture` in two steps, the CPU work first (id, validation, TIFF and
+        preview encoding, checksums) and no I/O, so a caller can schedule it away from other
+        work; :meth:`commit_capture` then writes (same outcome as ``put_capture``)."""
+
+    @abstractmethod
+    def commit_capture(self, prepared: PreparedCapture) -> PutResult:
+        """Write a prepared capture: objects first, record last; idempotent, conflicts raise."""
 
     @abstractmethod
     def get_record(self, capture_id: str) -> CaptureRecord: ...
@@ -168,8 +190,12 @@ class CaptureStore(ABC):
 
     # --- integrity --------------------------------------------------------------------------
     @abstractmethod
-    def check(self, *, repair: bool = False) -> dict[str, list[str]]:
+    def check(
+        self, *, repair: bool = False, hash_sample: int | None = None
+    ) -> dict[str, list[str]]:
         """Find orphan objects, records without objects, checksum mismatches; repair safely.
+        ``hash_sample``: recompute SHA-256 for that many random objects, not all (sizes are
+        compared for all).
 
         Returns ``{"orphans": [...], "missing": [...], "mismatched": [...], "repaired": [...]}``.
         """

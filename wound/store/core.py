@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from wound.errors import (
 from wound.io import decode_capture_tiff, encode_capture_tiff, render_preview
 from wound.pseudonym import is_pseudonym
 from wound.store import codec
-from wound.store.base import CaptureStore, PutResult
+from wound.store.base import CaptureStore, PreparedCapture, PutResult
 from wound.store.codec import CAPTURES, TABLES
 from wound.store.primitives import Item, ObjectStore, RecordStore
 from wound.store.records import CaptureRecord, LabelStatus, ObjectRef, Page
@@ -118,17 +119,23 @@ class CaptureCore(CaptureStore):
         """Validate and serialise everything first, then objects, then the record (one
         conditional write). The same content again is ``created=False``; the same id with
         other content raises :class:`CaptureConflictError` and writes nothing."""
-        identity, digest = capture.identity_and_digest()
-        capture_id = codec.check_name(identity, "capture id")
-        if not is_pseudonym(capture.metadata.subject):
-            raise StoreError(
-                f"capture {capture_id}: subject is not a pseudonym; pseudonymise it "
-                "(wound.pseudonym) before storing - no patient id is stored"
-            )
-        try:
-            capture.validate(capture_id)
-        except CaptureError as exc:
-            raise StoreError(f"capture refused: {exc}") from exc
+        capture_id, digest = self._identify(capture)
+        existing = self.records.get(CAPTURES, {"capture_id": capture_id})
+        if existing is not None:  # stored already: nothing to encode
+            with self._lock(f"capture:{capture_id}"):
+                result = self._same_capture(existing, capture_id, digest)
+                self._sweep(capture_id, existing)
+                return result
+        return self.commit_capture(self._prepared(capture, capture_id, digest, preview_png))
+
+    def prepare_capture(
+        self, capture: Capture, *, preview_png: bytes | None = None
+    ) -> PreparedCapture:
+        capture_id, digest = self._identify(capture)
+        return self._prepared(capture, capture_id, digest, preview_png)
+
+    def commit_capture(self, prepared: PreparedCapture) -> PutResult:
+        capture_id, digest, item, objects = prepared
         key = {"capture_id": capture_id}
         with self._lock(f"capture:{capture_id}"):
             existing = self.records.get(CAPTURES, key)
@@ -136,11 +143,6 @@ class CaptureCore(CaptureStore):
                 result = self._same_capture(existing, capture_id, digest)
                 self._sweep(capture_id, existing)
                 return result
-            record, objects = self._capture_record(capture, capture_id, digest, preview_png)
-            try:
-                item = self._capture_item(record, rev=0)
-            except (TypeError, ValueError) as exc:  # e.g. text pydantic cannot serialise
-                raise StoreError(f"capture {capture_id}: record cannot be stored ({exc})") from exc
             written: list[str] = []
             try:
                 for object_key, data in objects.items():
@@ -158,6 +160,31 @@ class CaptureCore(CaptureStore):
                 raise
             self._sweep(capture_id, item)
         return PutResult(capture_id, True)
+
+    def _identify(self, capture: Capture) -> tuple[str, str]:
+        """The capture's id and content digest, after the checks every stored capture passes."""
+        identity, digest = capture.identity_and_digest()
+        capture_id = codec.check_name(identity, "capture id")
+        if not is_pseudonym(capture.metadata.subject):
+            raise StoreError(
+                f"capture {capture_id}: subject is not a pseudonym; pseudonymise it "
+                "(wound.pseudonym) before storing - no patient id is stored"
+            )
+        try:
+            capture.validate(capture_id)
+        except CaptureError as exc:
+            raise StoreError(f"capture refused: {exc}") from exc
+        return capture_id, digest
+
+    def _prepared(
+        self, capture: Capture, capture_id: str, digest: str, preview_png: bytes | None
+    ) -> PreparedCapture:
+        record, objects = self._capture_record(capture, capture_id, digest, preview_png)
+        try:
+            item = self._capture_item(record, rev=0)
+        except (TypeError, ValueError) as exc:  # e.g. text pydantic cannot serialise
+            raise StoreError(f"capture {capture_id}: record cannot be stored ({exc})") from exc
+        return PreparedCapture(capture_id, digest, item, objects)
 
     def _capture_record(
         self, capture: Capture, capture_id: str, digest: str, preview_png: bytes | None
@@ -336,19 +363,31 @@ class CaptureCore(CaptureStore):
         """Objects referenced by the other record kinds (overridden by subclasses)."""
         return iter(())
 
-    def check(self, *, repair: bool = False) -> dict[str, list[str]]:
+    def check(
+        self, *, repair: bool = False, hash_sample: int | None = None
+    ) -> dict[str, list[str]]:
+        """Orphans, missing objects and mismatches. Every object is listed with its size
+        (one listing, no request per object): orphans, missing objects and size mismatches
+        are found for all. SHA-256 is recomputed for every referenced object, or for a random
+        ``hash_sample`` of them (bounded time on a large store; each read verifies its object
+        anyway)."""
         # Objects are listed before records are scanned: an object whose record lands in
         # between is then seen as referenced, not as an orphan.
-        keys = set(self.objects.list_keys())
+        sizes = dict(self.objects.list_sizes())
         referenced = self._referenced()
-        orphans = sorted(keys - referenced.keys())
-        missing: list[str] = []
-        mismatched: list[str] = []
-        for key, ref in sorted(referenced.items()):
+        orphans = sorted(sizes.keys() - referenced.keys())
+        missing = sorted(referenced.keys() - sizes.keys())
+        present = sorted(referenced.keys() & sizes.keys())
+        mismatched = [key for key in present if sizes[key] != referenced[key].size]
+        to_hash = [key for key in present if sizes[key] == referenced[key].size]
+        if hash_sample is not None and len(to_hash) > hash_sample:
+            to_hash = sorted(random.sample(to_hash, hash_sample))
+        for key in to_hash:
             try:
-                self._read(ref)
+                self._read(referenced[key])
             except IntegrityError:
                 (missing if self.objects.head(key) is None else mismatched).append(key)
+        mismatched.sort()
         repaired: list[str] = []
         if repair and orphans:
             still_referenced = self._referenced()  # an ingest may have finished meanwhile

@@ -102,6 +102,11 @@ class FolderObjects(ObjectStore):
                 if key.startswith(prefix):
                     yield key
 
+    def list_sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        for key in self.list_keys(prefix):
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                yield key, self._path(key).stat().st_size
+
 
 class SqliteRecords(RecordStore):
     """Records in one SQLite file (WAL mode): a table per record kind, an index per index.

@@ -96,6 +96,14 @@ class ObjectStore(ABC):
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """Every key starting with ``prefix`` (any order)."""
 
+    def list_sizes(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """Every key starting with ``prefix`` with its size in bytes (backends override this
+        with their listing's own sizes; the default asks for each)."""
+        for key in self.list_keys(prefix):
+            size = self.head(key)
+            if size is not None:
+                yield key, size
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (nothing by default)."""
 
