@@ -25,6 +25,7 @@ from wound.store.records import CaptureRecord
 SHEEHAN_PAR = 53.0
 SHEEHAN_DAY = 28.0
 SCAN_LIMIT = 10_000
+CHART_HEIGHT = 340
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,9 @@ def _charts(visits: list[Visit], burn: bool) -> None:
             ),
             tooltip=["visit:N", "day:Q", "what:N", "area:Q"],
         )
-        .properties(title="Area per visit", height=300)
+        .properties(title="Area per visit")
     )
-    left.altair_chart(area, width="stretch")
+    left.altair_chart(area, width="stretch", height=CHART_HEIGHT)
     reference = alt.Data(values=[{"par": SHEEHAN_PAR, "day": SHEEHAN_DAY}])
     par_chart = (
         alt.Chart(alt.Data(values=[r for r in rows if r["par"] is not None]))
@@ -203,8 +204,9 @@ def _charts(visits: list[Visit], burn: bool) -> None:
     rule = alt.Chart(reference).mark_rule(color="#e63946", strokeDash=[6, 4]).encode(y="par:Q")
     week4 = alt.Chart(reference).mark_rule(color="#888", strokeDash=[2, 3]).encode(x="day:Q")
     right.altair_chart(
-        (par_chart + rule + week4).properties(title="Percent area reduction", height=300),
+        (par_chart + rule + week4).properties(title="Percent area reduction"),
         width="stretch",
+        height=CHART_HEIGHT,
     )
     right.caption(
         "Red dashed: 53 % area reduction at 4 weeks (grey: day 28), the reference of Sheehan et "
