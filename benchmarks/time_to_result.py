@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from default_model import default_spec  # benchmarks/default_model.py (the script folder)
 
+from wound.capture import Capture
 from wound.io import ReadLimits, write_capture
 from wound.networks import ModelInfo, build_network, weights_to_bytes
 from wound.phantom import PhantomConfig, synth_capture
@@ -67,6 +68,56 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+class EngineRuns:
+    """Time-to-result runs of one engine, each paired with its bare forward timed just before."""
+
+    def __init__(
+        self, engine: str, store: CaptureStore, model_id: str, capture: Capture, device: str | None
+    ) -> None:
+        self.predictor = Predictor.from_store(store, model_id, device=device, engine=engine)
+        with torch.inference_mode():
+            self.x = self.predictor.normalise([capture.cube])
+        self.forward: list[float] = []
+        self.totals: list[float] = []
+        self.stages: dict[str, list[float]] = {}
+
+    def bare_forward(self) -> float:
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            self.predictor._network_call(self.x)
+            if self.predictor.device.type == "cuda":
+                torch.cuda.synchronize()
+            return (time.perf_counter() - t0) * 1000
+
+    def run(self, home: Path, path: Path, limits: ReadLimits, *, keep: bool) -> None:
+        store = LocalStore(home)
+        store.init()
+        fwd = self.bare_forward()
+        t0 = time.perf_counter()
+        outcome = score_file(store, self.predictor, path, pseudonym_key=KEY, read_limits=limits)
+        total = (time.perf_counter() - t0) * 1000
+        assert outcome.status == "scored", outcome
+        shutil.rmtree(home, ignore_errors=True)
+        if keep:
+            self.forward.append(fwd)
+            self.totals.append(total)
+            for name, ms in outcome.timings_ms.items():
+                self.stages.setdefault(name, []).append(ms)
+
+    def summary(self) -> dict[str, object]:
+        around = [t - f for t, f in zip(self.totals, self.forward, strict=True)]
+        return {
+            "engine": self.predictor.engine.name,
+            "total_ms": {"p50": pct(self.totals, 50), "p95": pct(self.totals, 95)},
+            "forward_ms": {"p50": pct(self.forward, 50), "p95": pct(self.forward, 95)},
+            "around_forward_ms": {"p50": pct(around, 50), "p95": pct(around, 95)},
+            "total_over_forward_p50": pct(
+                [t / f for t, f in zip(self.totals, self.forward, strict=True)], 50
+            ),
+            "stages_ms_p50": {k: statistics.median(v) for k, v in self.stages.items()},
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -75,6 +126,7 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu / cuda (default: auto)")
     parser.add_argument("--home", type=Path, default=None, help="Store holding a trained model.")
     parser.add_argument("--model", default=None, help="Model id in --home (default: latest).")
+    parser.add_argument("--engines", default="torch,onnxruntime", help="Engines to compare.")
     parser.add_argument("--out", type=Path, default=Path("bench-out/time_to_result.json"))
     args = parser.parse_args()
 
@@ -92,77 +144,50 @@ def main() -> None:
             model_store = LocalStore(work / "models")
             model_store.init()
             model_id = register_default(model_store, capture.wavelengths)
-        predictor = Predictor.from_store(model_store, model_id, device=args.device)
         limits = ReadLimits()
-
-        # Baseline: the bare forward pass on the same normalised input, timed just before each
-        # pipeline run so both see the same machine load (the CPUs may be shared).
-        with torch.inference_mode():
-            x = predictor.normalise([capture.cube])
-            if predictor.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-
-        def bare_forward() -> float:
-            with torch.inference_mode():
-                t0 = time.perf_counter()
-                predictor._network_call(x)
-                if predictor.device.type == "cuda":
-                    torch.cuda.synchronize()
-                return (time.perf_counter() - t0) * 1000
-
-        forward: list[float] = []
-        totals: list[float] = []
-        stages: dict[str, list[float]] = {}
+        engines = [e.strip() for e in args.engines.split(",")]
+        runs = {e: EngineRuns(e, model_store, model_id, capture, args.device) for e in engines}
         for run in range(args.runs + 1):  # run 0 warms up
-            home = work / f"store-{run}"
-            store = LocalStore(home)
-            store.init()
-            fwd = bare_forward()
-            t0 = time.perf_counter()
-            outcome = score_file(store, predictor, path, pseudonym_key=KEY, read_limits=limits)
-            total = (time.perf_counter() - t0) * 1000
-            assert outcome.status == "scored", outcome
-            shutil.rmtree(home, ignore_errors=True)
-            if run == 0:
-                continue
-            forward.append(fwd)
-            totals.append(total)
-            for name, ms in outcome.timings_ms.items():
-                stages.setdefault(name, []).append(ms)
-
-        fwd50 = pct(forward, 50)
-        around = [t - f for t, f in zip(totals, forward, strict=True)]
-        ratios = [a / f for a, f in zip(around, forward, strict=True)]
+            for engine in engines:  # alternate: every engine sees the same machine load
+                runs[engine].run(work / f"store-{run}-{engine}", path, limits, keep=run > 0)
         result = {
             "shape": [8, args.height, args.width],
-            "device": str(predictor.device),
+            "device": str(runs[engines[0]].predictor.device),
             "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(),
             "model": model_id,
-            "roi": predictor.roi_size((args.height, args.width)),
             "runs": args.runs,
-            "total_ms": {"p50": pct(totals, 50), "p95": pct(totals, 95)},
-            "forward_ms": {"p50": fwd50, "p95": pct(forward, 95)},
-            "around_forward_ms": {"p50": pct(around, 50), "p95": pct(around, 95)},
-            "around_over_forward_p50": pct(ratios, 50),
-            "stages_ms_p50": {k: statistics.median(v) for k, v in stages.items()},
-            "targets": {"around_over_forward": 0.5, "total_ms_cpu": 1000},
+            "engines": {e: r.summary() for e, r in runs.items()},
+            "targets": {"total_over_forward": 1.5, "torch_total_over_onnxruntime_total": 2.0},
         }
+        if "torch" in runs and "onnxruntime" in runs:
+            result["torch_total_over_onnxruntime_total_p50"] = (
+                result["engines"]["torch"]["total_ms"]["p50"]
+                / result["engines"]["onnxruntime"]["total_ms"]["p50"]
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(
         f"Time to result, {args.height}x{args.width}x8 TIFF -> score stored ({result['device']}, "
-        f"{result['torch_threads']} threads, {args.runs} runs)"
+        f"{result['torch_threads']} threads, {args.runs} runs per engine, alternating)"
     )
-    print(f"{'':28}{'p50 ms':>10}{'p95 ms':>10}")
-    for name in ("total_ms", "forward_ms", "around_forward_ms"):
-        print(f"{name:28}{result[name]['p50']:10.0f}{result[name]['p95']:10.0f}")
-    print(
-        "stages (p50 ms): " + ", ".join(f"{k} {v:.0f}" for k, v in result["stages_ms_p50"].items())
-    )
-    print(f"ratio around/forward (p50): {result['around_over_forward_p50']:.2f}  (target <= 0.50)")
+    print(f"{'':34}{'p50 ms':>10}{'p95 ms':>10}")
+    for engine, r in result["engines"].items():
+        for name in ("total_ms", "forward_ms", "around_forward_ms"):
+            print(f"{engine + ' ' + name:34}{r[name]['p50']:10.0f}{r[name]['p95']:10.0f}")
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages_ms_p50"].items())
+        print(f"  stages (p50 ms): {stages}")
+        print(
+            f"  total / bare forward (p50 of runs): {r['total_over_forward_p50']:.2f} "
+            "(target <= 1.5)"
+        )
+    if "torch_total_over_onnxruntime_total_p50" in result:
+        print(
+            "torch time to result / onnxruntime time to result (p50): "
+            f"{result['torch_total_over_onnxruntime_total_p50']:.2f}x (target >= 2)"
+        )
     print(f"wrote {args.out}")
 
 

@@ -26,13 +26,13 @@ from typing import Any, Literal
 
 from wound.capture import Capture
 from wound.errors import RecordExistsError, RecordNotFoundError, WoundError
-from wound.ingest import IngestOptions, Outcome, failure, read_file, store_capture
+from wound.ingest import IngestOptions, Outcome, failure, read_file
 from wound.io import ReadLimits
 from wound.predict import Predictor
 from wound.quality import QualityLimits, QualityVerdict, check_quality
 from wound.score_format import one_line
 from wound.scoring import Score, refusal_score, score_prediction
-from wound.store.base import CaptureStore
+from wound.store.base import CaptureStore, PreparedCapture, PutResult
 
 
 def dist_env() -> tuple[int, int]:
@@ -95,19 +95,26 @@ def score_loaded(
     limits: QualityLimits | None = None,
     provenance: dict[str, Any] | None = None,
     before_store: Callable[[], object] | None = None,
+    verdicts: Sequence[QualityVerdict] | None = None,
 ) -> Iterator[Outcome]:
     """Gate, predict (one batch), score and store captures already in memory.
 
     ``items`` are ``(capture_id, capture, timings_ms so far)``; the captures must be in the store
     by the first write, which waits for ``before_store()`` (e.g. an ingest running alongside).
+    ``verdicts``: the gate's verdicts when the caller already ran it (one per item).
     """
     prov = {**predictor_provenance(predictor), **(provenance or {})}
     passed: list[tuple[str, Capture, dict[str, float], QualityVerdict]] = []
     ensure_stored = _once(before_store)
-    for cid, capture, timings in items:
-        t0 = time.perf_counter()
-        verdict = check_quality(capture, wavelengths=predictor.info.wavelengths_nm, limits=limits)
-        timings = {**timings, "gate": _ms(t0)}
+    for i, (cid, capture, timings) in enumerate(items):
+        if verdicts is not None:
+            verdict = verdicts[i]
+        else:
+            t0 = time.perf_counter()
+            verdict = check_quality(
+                capture, wavelengths=predictor.info.wavelengths_nm, limits=limits
+            )
+            timings = {**timings, "gate": _ms(t0)}
         if verdict.ok:
             passed.append((cid, capture, timings, verdict))
             continue
@@ -168,9 +175,15 @@ def score_file(
     subject_per_file: bool = False,
 ) -> Outcome:
     """A capture file -> stored score, through the ingest's own :func:`~wound.ingest.read_file`
-    and :func:`~wound.ingest.store_capture` with the same options as ``wound ingest``. The
-    store step runs in a lower-priority thread (:func:`lower_thread_priority`) while the gate,
-    prediction and score run; the results are written once the capture is stored."""
+    and the store's ``put_capture`` in its two steps, with the same options as ``wound ingest``.
+
+    Scheduled for the shortest time to result on a small CPU (BENCHMARKS.md): the ingest's CPU
+    work (``prepare_capture``: id, validation, TIFF and preview encoding, checksums) runs in a
+    thread beside the single-threaded quality gate and is done before the forward pass starts,
+    so it never takes a core from it; only its writes (``commit_capture``, mostly I/O) overlap
+    the prediction, at a lower priority (:func:`lower_thread_priority`). The results are
+    written once the capture is stored. The capture id comes from the prepare step (one hash
+    of the cube per capture)."""
     t0 = time.perf_counter()
     options = IngestOptions(
         pseudonym_key,
@@ -185,18 +198,26 @@ def score_file(
     except Exception as exc:  # any bad file is one line, never a traceback
         return Outcome("", "failed", failure(path, exc), path=path)
     timings = {"read": _ms(t0)}
-    cid = capture.identity()
-    if not force and has_prediction(store, cid, predictor.model_id):
-        try:  # the same capture: nothing to do; other content under its id: a conflict
-            store_capture(store, capture)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as pool:
+        preparing = pool.submit(store.prepare_capture, capture, preview_png=None)
+        t0 = time.perf_counter()
+        verdict = check_quality(capture, wavelengths=predictor.info.wavelengths_nm, limits=limits)
+        timings["gate"] = _ms(t0)
+        t0 = time.perf_counter()
+        try:
+            prepared = preparing.result()
         except Exception as exc:
-            return Outcome(cid, "failed", failure(path, exc), path=path)
-        message = f"already predicted by model {predictor.model_id}"
-        return Outcome(cid, "skipped", message, path=path)
-    with ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="ingest", initializer=lower_thread_priority
-    ) as pool:
-        ingest = pool.submit(store_capture, store, capture)
+            return Outcome("", "failed", failure(path, exc), path=path)
+        timings["prepare_wait"] = _ms(t0)
+        cid = prepared.capture_id
+        if not force and has_prediction(store, cid, predictor.model_id):
+            try:  # the same capture: nothing to do; other content under its id: a conflict
+                store.commit_capture(prepared)
+            except Exception as exc:
+                return Outcome(cid, "failed", failure(path, exc), path=path)
+            message = f"already predicted by model {predictor.model_id}"
+            return Outcome(cid, "skipped", message, path=path)
+        committing = pool.submit(_commit_niced, store, prepared)
         try:
             outcomes = list(
                 score_loaded(
@@ -206,7 +227,8 @@ def score_file(
                     force=force,
                     limits=limits,
                     provenance=provenance,
-                    before_store=ingest.result,
+                    before_store=committing.result,
+                    verdicts=[verdict],
                 )
             )
         except Exception as exc:
@@ -221,17 +243,20 @@ INGEST_NICENESS = 10
 def lower_thread_priority(niceness: int = INGEST_NICENESS) -> None:
     """Make the calling thread yield the CPU to the others (Linux: per-thread ``nice``).
 
-    :func:`score_file` runs the ingest (encode, checksum, write: ~100 ms of CPU and kernel time
-    for a 1024 x 1280 x 8 cube) beside the gate, prediction and score. At the same priority it
-    takes a core from the forward pass, whose threads then wait for each other; niced it runs
-    mostly while the main thread is single-threaded (gate, score) and still gets a core of its
-    own when the caller waits for it. The niceness dies with the thread. Elsewhere: a no-op.
+    :func:`score_file` writes the capture's objects while the forward pass runs: at the same
+    priority the writer would take a core from the forward's threads, which then wait for each
+    other; niced it runs in their gaps. The niceness dies with the thread. Elsewhere: a no-op.
     """
     if sys.platform != "linux" or niceness <= 0:
         return
     with contextlib.suppress(OSError):  # never fatal: only a scheduling hint
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+
+
+def _commit_niced(store: CaptureStore, prepared: PreparedCapture) -> PutResult:
+    lower_thread_priority()
+    return store.commit_capture(prepared)
 
 
 def _once(step: Callable[[], object] | None) -> Callable[[], None]:

@@ -104,3 +104,31 @@ def test_registration_at_reduced_resolution_is_subpixel(
         ),
     )
     assert verdict.ok == (np.hypot(*shift) <= 3.0), verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("shape", "roi"),
+    [((2, 3, 32, 40), (32, 40)), ((1, 3, 29, 37), (32, 40)), ((3, 3, 8, 8), (16, 8))],
+)
+def test_whole_window_equals_monai_sliding_window(
+    shape: tuple[int, int, int, int], roi: tuple[int, int]
+) -> None:
+    """One window covering the image: pad, one forward, crop == MONAI's Gaussian-blended
+    inferer (padding placed as MONAI places it; the blend of one window is the identity)."""
+    import torch
+    from monai.inferers import SlidingWindowInferer
+
+    from wound.predict import whole_window
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 3, padding=1)
+    ).eval()
+    x = torch.randn(shape)
+    inferer = SlidingWindowInferer(roi_size=roi, sw_batch_size=8, overlap=0.25, mode="gaussian")
+    with torch.inference_mode():
+        want = inferer(x, net)
+        got = whole_window(net, x, roi)
+    assert isinstance(want, torch.Tensor)
+    assert got.shape == want.shape == (shape[0], 2, *shape[2:])
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

@@ -149,10 +149,14 @@ class CaptureCore(CaptureStore):
                     written.append(object_key)
                     self.objects.put(object_key, data)
                 self.records.put_if_absent(CAPTURES, item)
-            except RecordExistsError:  # another process won the race: its objects are
-                self._discard(written)  # under its own write token, ours go
+            except RecordExistsError:
                 won = self.records.get(CAPTURES, key)
-                if won is None:
+                if won is not None and won["body"] == item["body"]:
+                    # Ours: the put was applied but its answer lost (a 5xx after the write),
+                    # and botocore's retry found it there. Its objects are ours: keep them.
+                    return PutResult(capture_id, True)
+                self._discard(written)  # another process won the race: its objects are
+                if won is None:  # under its own write token, ours go
                     raise
                 return self._same_capture(won, capture_id, digest)
             except BaseException:

@@ -111,6 +111,30 @@ def test_same_device_id_with_other_content_is_a_conflict(
     assert store.check() == {"orphans": [], "missing": [], "mismatched": [], "repaired": []}
 
 
+def test_prepare_then_commit_is_put_capture(
+    store: CaptureStore, new_capture: NewCapture, backdoor: Backdoor
+) -> None:
+    """The two steps ``wound.pipeline.score_file`` schedules apart: prepare writes nothing;
+    commit stores what put_capture stores, is idempotent and refuses other content."""
+    capture = new_capture(1, capture_id="dev-8")
+    prepared = store.prepare_capture(capture)
+    assert prepared.capture_id == capture.identity() and prepared.digest
+    assert isinstance(store, CaptureCore) and list(store.objects.list_keys()) == []
+    assert store.commit_capture(prepared) == (prepared.capture_id, True)
+    back = store.get_capture(prepared.capture_id)
+    np.testing.assert_array_equal(back.cube, capture.cube)
+    assert back.header() == capture.header()
+    assert store.get_preview(prepared.capture_id).startswith(PNG_MAGIC)
+    assert store.commit_capture(prepared) == (prepared.capture_id, False)
+    assert store.put_capture(capture) == (prepared.capture_id, False)
+    other = store.prepare_capture(new_capture(2, capture_id="dev-8", subject=OTHER_SUBJECT))
+    with pytest.raises(CaptureConflictError):
+        store.commit_capture(other)
+    assert store.check() == {"orphans": [], "missing": [], "mismatched": [], "repaired": []}
+    with pytest.raises(StoreError, match="pseudonym"):
+        store.prepare_capture(new_capture(3, subject="Jane Doe"))
+
+
 def test_a_record_that_cannot_be_serialised_writes_nothing(
     store: CaptureStore, new_capture: NewCapture
 ) -> None:
