@@ -70,6 +70,7 @@ dashboard: venv
 bench: venv
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/engines.py
 	$(PY) benchmarks/time_to_result.py
 	$(PY) benchmarks/batch_inference.py
 
