@@ -289,6 +289,7 @@ def predictor_provenance(predictor: Predictor) -> dict[str, Any]:
     rank, world = dist_env()
     return {
         "device": str(predictor.device),
+        "engine": predictor.engine.name,
         "tta": predictor.tta,
         "roi": list(predictor.roi) if isinstance(predictor.roi, tuple) else predictor.roi,
         "overlap": predictor.overlap,

@@ -151,6 +151,19 @@ def test_parity_torch_onnxruntime(
         _check_parity(a, b, capture)
 
 
+def test_engine_recorded_in_the_score_provenance(
+    store: LocalStore, captures: list[Capture], tmp_path: Path
+) -> None:
+    from wound.io import write_capture
+    from wound.pipeline import score_file
+
+    predictor = Predictor.from_store(store, "depth", device="cpu", engine="onnxruntime")
+    path = write_capture(captures[0], tmp_path / "c.tif")
+    outcome = score_file(store, predictor, path, pseudonym_key=b"k")
+    assert outcome.status == "scored", outcome.message
+    assert outcome.score is not None and outcome.score.provenance["engine"] == "onnxruntime"
+
+
 def test_onnx_exported_once_and_kept_in_the_registry(
     store: LocalStore, monkeypatch: pytest.MonkeyPatch, captures: list[Capture]
 ) -> None:
