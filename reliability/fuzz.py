@@ -457,7 +457,7 @@ def run(
 ) -> tuple[list[Figure], list[Result]]:
     """Generate ``n`` inputs; ingest each; ``wound predict FILE`` on every ``predict_every``-th
     (into a second store); the first ``cli_sample`` through the real commands; figures."""
-    logging.getLogger("tifffile").setLevel(logging.ERROR)  # its warnings about broken files
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its own notes on broken files
     cases = generate(n, workdir / "inputs")
     store_spec.init()
     results: list[Result] = []

@@ -3,7 +3,10 @@
 A share ``rate`` of requests is answered with an error instead of being forwarded: for S3,
 ``503 SlowDown`` or ``500 InternalError``; for DynamoDB, ``400 ThrottlingException``,
 ``500 InternalServerError`` or ``503 ServiceUnavailable``, in the bodies AWS sends. The rest are
-forwarded unchanged. Seeded, so a run's faults are reproducible for the same request order.
+forwarded unchanged. With ``after_share``, that share of the faulted writes (PUT/POST, not
+S3 conditional puts) is forwarded first and then answered ``500``: the write applied, its answer
+lost, so the client's retry meets its own write. Seeded, so a run's faults are reproducible
+for the same request order.
 Nothing in the project is patched: boto3 simply talks to this endpoint.
 """
 
@@ -33,11 +36,12 @@ DYNAMO_FAULTS = (
 class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, rate: float, seed: int) -> None:
+    def __init__(self, upstream: str, rate: float, seed: int, after_share: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.rate = rate
+        self.after_share = after_share  # of the faults: forwarded first (the write applied)
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -80,8 +84,21 @@ class _Handler(BaseHTTPRequestHandler):
         dynamo = "DynamoDB" in self.headers.get("X-Amz-Target", "")
         self.server.count("requests")
         if self.server.draw() < self.server.rate:
+            conditional_s3 = not dynamo and "If-None-Match" in self.headers
+            if (
+                self.server.after_share
+                and self.server.draw() < self.server.after_share
+                and (self.command in ("PUT", "POST") and not conditional_s3)
+            ):
+                self._forward(body, answer=False)  # applied upstream, the answer lost
+                self.server.count("applied, then answered 500")
+                self._fault(dynamo, status=(500, "InternalError", "Internal error"))
+                return
             self._fault(dynamo)
             return
+        self._forward(body)
+
+    def _forward(self, body: bytes, *, answer: bool = True) -> None:
         connection = http.client.HTTPConnection(*self.server.upstream, timeout=120)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -89,6 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
             connection.request(self.command, self.path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
+            if not answer:
+                return
             self.send_response(response.status, response.reason)
             for key, value in response.getheaders():
                 if key.lower() not in HOP:
@@ -100,10 +119,13 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             connection.close()
 
-    def _fault(self, dynamo: bool) -> None:
+    def _fault(self, dynamo: bool, status: tuple[int, str, str] | None = None) -> None:
         faults = DYNAMO_FAULTS if dynamo else S3_FAULTS
-        status, code, message = faults[int(self.server.draw() * len(faults))]
-        self.server.count(f"{'dynamodb' if dynamo else 's3'} {status} {code}")
+        chosen = status or faults[int(self.server.draw() * len(faults))]
+        status_code, code, message = chosen
+        if status is None:
+            self.server.count(f"{'dynamodb' if dynamo else 's3'} {status_code} {code}")
+        self.send_response(status_code)
         if dynamo:
             data = (
                 f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"{message}"}}'
@@ -115,7 +137,6 @@ class _Handler(BaseHTTPRequestHandler):
                 f"<Message>{message}</Message></Error>"
             ).encode()
             kind = "application/xml"
-        self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -126,9 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def fault_proxy(upstream: str, *, rate: float = 0.2, seed: int = 0) -> Iterator[FaultProxy]:
+def fault_proxy(
+    upstream: str, *, rate: float = 0.2, seed: int = 0, after_share: float = 0.0
+) -> Iterator[FaultProxy]:
     """Run the proxy in a thread for the ``with`` block; yields it (``.endpoint``, ``.counts``)."""
-    proxy = FaultProxy(upstream, rate, seed)
+    proxy = FaultProxy(upstream, rate, seed, after_share)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     try:

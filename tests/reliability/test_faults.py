@@ -34,3 +34,36 @@ def test_the_retry_policy_is_botocores_from_settings(aws_env: str) -> None:
         retries = client.meta.config.retries
         assert retries["mode"] == "adaptive" and retries["total_max_attempts"] == 7
     store.close()
+
+
+def test_a_write_applied_but_answered_with_an_error_keeps_its_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fault proxy's applied-then-500 mode: botocore's retry of a conditional put
+    that had been applied met RecordExistsError, and the store then deleted the objects its own
+    record refers to (a record pointing at nothing)."""
+    import numpy as np
+
+    from reliability.scale import _capture
+    from wound.errors import RecordExistsError
+    from wound.store import LocalStore
+
+    store = LocalStore(tmp_path / "home")
+    store.init()
+    original = store.records.put_if_absent
+
+    def applied_then_lost(table, item):  # type: ignore[no-untyped-def]
+        original(table, item)
+        raise RecordExistsError("answer lost; the retry found the record")
+
+    monkeypatch.setattr(store.records, "put_if_absent", applied_then_lost)
+    put = store.put_capture(_capture(1))
+    assert put.created
+    record = store.add_annotation(
+        put.capture_id, np.ones((8, 8), np.uint8), task="burn-depth", annotator="a", source="import"
+    )
+    assert record.version == 1
+    monkeypatch.undo()
+    assert store.get_capture(put.capture_id).cube.shape == (4, 8, 8)
+    assert [a.version for a in store.list_annotations(put.capture_id)] == [1]
+    assert store.check() == {"orphans": [], "missing": [], "mismatched": [], "repaired": []}

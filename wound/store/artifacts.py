@@ -83,8 +83,11 @@ class PrimitiveStore(CaptureCore):
             try:
                 self.records.put_if_absent(ANNOTATIONS, item)
                 return record
-            except RecordExistsError:  # a record whose object was missing: leave it so
-                self.objects.delete(key)
+            except RecordExistsError:
+                stored = self.records.get(ANNOTATIONS, ANNOTATIONS.key_of(item))
+                if stored is not None and stored["body"] == item["body"]:
+                    return record  # ours: applied, its answer lost, found by the retry
+                self.objects.delete(key)  # a record whose object was missing: leave it so
                 version += 1
         raise StoreError(f"capture {capture_id}: no free annotation version for task {task}")
 
