@@ -107,12 +107,11 @@ def run(*, workdir: Path, endpoint: str | None) -> list[Figure]:
             register_tiny_model(store)
             ids = [r.capture_id for r in store.iter_captures()]
         cli("list")
-        for cid in ids:
-            cli("show", cid)
+        cli("show", ids[0])
         cli("predict", "--all")
         cli("store", "check")
         exported: list[bytes] = []
-        for cid in ids[:2]:
+        for cid in ids[:1]:
             target = home / f"export-{cid}.tif"
             cli("export", cid, "--out", str(target))
             exported += [target.read_bytes(), target.with_suffix(".png").read_bytes()]
@@ -126,7 +125,7 @@ def run(*, workdir: Path, endpoint: str | None) -> list[Figure]:
         out += [
             exactly(
                 concern,
-                "captures stored / refused",
+                "captures stored (the good files)",
                 len(ids),
                 len([f for f in files if f.name.startswith("good")]) + 1,
             ),
