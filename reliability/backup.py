@@ -98,7 +98,7 @@ def _aws_settings(store: AwsStore, concern: str) -> list[Figure]:
     versioning = s3.get_bucket_versioning(Bucket=store.bucket).get("Status")
     rules = s3.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
     transition = rules[0]["Transitions"][0] if rules else {}
-    dynamo: Any = store.records  # type: ignore[attr-defined]
+    dynamo: Any = store.records
     pitr = []
     for table in TABLES:
         described = dynamo.client.describe_continuous_backups(TableName=dynamo.name(table))

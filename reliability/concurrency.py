@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from reliability.common import Figure, StoreSpec, capture_folder, count_captures, exactly
-from wound.ingest import ingest_files
+from wound.capture import Capture
+from wound.ingest import IngestOptions, ingest_files, read_file
 from wound.io import ReadLimits
 
 PROBLEMS = ("orphans", "missing", "mismatched")
@@ -129,7 +130,6 @@ def run(
     return out
 
 
-def _read(path: Path):  # type: ignore[no-untyped-def]
-    from wound.ingest import IngestOptions, read_file
+def _read(path: Path) -> Capture:
 
     return read_file(path, IngestOptions(b"concurrency"))

@@ -85,17 +85,20 @@ def _temp_files(spec: StoreSpec) -> int:
 
 
 def ingest_trials(
-    make_spec: type[StoreSpec] | object, folder: Path, n_files: int, trials: int, rng: random.Random
+    make_spec: Callable[[int], StoreSpec],
+    folder: Path,
+    n_files: int,
+    trials: int,
+    rng: random.Random,
 ) -> list[Trial]:
     """``trials`` rounds: fresh store, ``wound ingest FOLDER`` killed at a random time, rerun,
     check. ``make_spec(i)`` gives the store of round ``i`` (``i = -1``: the timing run)."""
-    assert callable(make_spec)
-    scratch: StoreSpec = make_spec(-1)
+    scratch = make_spec(-1)
     scratch.init()
     first, end = _window(["ingest", str(folder)], scratch, lambda: _records(scratch))
     out: list[Trial] = []
     for i in range(trials):
-        spec: StoreSpec = make_spec(i)
+        spec = make_spec(i)
         spec.init()
         delay = rng.uniform(first - 0.1 * (end - first), end)
         _kill_after(["ingest", str(folder)], spec, delay)

@@ -138,7 +138,8 @@ def _base_cube(index: int, shape: tuple[int, int, int]) -> np.ndarray:
 def _patch_tag(data: bytes, tag: str, value: int) -> bytes:
     """Overwrite a tag's value in place (a lying header), keeping its type's width."""
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
-        found = tif.pages[0].tags.get(tag)
+        page = tif.pages.first
+        found = page.tags.get(tag)
         if found is None:
             return data
         offset, dtype, count = found.valueoffset, found.dtype, found.count

@@ -189,7 +189,7 @@ def _configuration() -> list[Figure]:
     concern = "privacy (defaults)"
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("WOUND_")}
     try:
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None)
     finally:
         os.environ.update(saved)
     dashboard = streamlit_command(8501)

@@ -44,7 +44,8 @@ def _fill(store: CaptureStore, n: int, workers: int = 8) -> float:
 
 def _pages(store: CaptureStore, max_pages: int = 20, **filters: str) -> tuple[list[float], int]:
     """Times (ms) of up to ``max_pages`` consecutive pages, and the captures they held."""
-    times, total, cursor = [], 0, None
+    times: list[float] = []
+    total, cursor = 0, None
     while len(times) < max_pages:
         start = time.perf_counter()
         page = store.list_captures(limit=PAGE, cursor=cursor, **filters)  # type: ignore[arg-type]
