@@ -1,18 +1,21 @@
-"""Time to result: one 1024x1280x8-band TIFF on disk -> wound score stored, vs the bare forward.
+"""Time to result: one 1024x1280x8-band TIFF on disk -> wound score stored, per inference engine.
 
-Each run (``wound.pipeline.score_file``, what ``wound predict FILE`` does): read the file
-(``wound.io.read_capture``); ingest it into a fresh embedded store (``put_capture``: validate,
-checksum, TIFF + preview objects, record) in a lower-priority thread while the quality gate,
-prediction (``Predictor``: MONAI sliding-window inferer, one whole-image window) and score run;
-then store the verdict and the prediction. The stages listed overlap the ingest, which is not
-listed. The baseline is the same model's bare forward pass (``network(x)`` under
-``torch.inference_mode`` on the normalised input) on the same cube. Reports p50/p95 over
-``--runs`` runs and the stage breakdown; the ratio is the median over runs of (total -
-forward) / forward, each run paired with the forward timed just before it.
+Each run (``wound.pipeline.score_file``, what ``wound predict FILE`` does): read the file; the
+ingest's CPU work (``prepare_capture``: id, validation, TIFF + preview encoding, checksums) in a
+thread beside the quality gate; prediction (``Predictor``: one whole-image window; the engine's
+forward pass) while the capture's objects are written (``commit_capture``, niced); score; then
+the verdict and the prediction are stored, in a fresh embedded store. Stages: read, gate,
+prepare_wait (the gate waiting for the ingest's CPU work), predict (normalise, forward,
+activation, labels, uncertainty), score, store. The baseline is the same engine's bare forward
+pass on the same normalised input, timed just before each run; the engines alternate run by
+run so all see the same machine load. Reports per engine p50/p95 of the total, the forward and
+the rest, the stages, and the median over runs of total / forward; and the torch engine's
+p50 total over the onnxruntime engine's.
 
-Targets: everything around the forward pass <= 50% of it; total < 1 s on 2 CPU cores with the
-default model (a small MONAI UNet, random weights unless ``--home``/``--model`` name a trained one).
-Usage: python benchmarks/time_to_result.py [--runs 10] [--height 1024] [--width 1280]
+Targets (2 CPU cores): total <= 1.5x the bare forward of the engine used (onnxruntime, the CPU
+default) and torch's time to result >= 2x onnxruntime's. Default model: the network of
+``configs/burn-depth.yaml`` with random weights unless ``--home``/``--model`` name a trained one.
+Usage: python benchmarks/time_to_result.py [--runs 10] [--engines torch,onnxruntime]
 Writes bench-out/time_to_result.json.
 """
 

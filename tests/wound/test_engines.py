@@ -237,3 +237,30 @@ def test_export_that_disagrees_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
 def test_onnxruntime_refuses_a_bad_graph() -> None:
     with pytest.raises(EngineError, match="cannot load"):
         OnnxRuntimeEngine(b"not an onnx graph")
+
+
+def test_cli_engine_option(
+    store: LocalStore, captures: list[Capture], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wound predict --engine`` picks the engine (recorded in the score); a bad name or the
+    CPU-only engine on a GPU device is a one-line error."""
+    from typer.testing import CliRunner
+
+    from wound.cli.main import app
+    from wound.io import write_capture
+
+    monkeypatch.setenv("WOUND_HOME", str(store.home))
+    monkeypatch.setenv("COLUMNS", "200")
+    path = write_capture(captures[1], tmp_path / "scan.tif")
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", str(path), "--model", "depth", "--engine", "torch"])
+    assert result.exit_code in (0, 2), result.output  # 2: refused by the gate (still stored)
+    record, _ = store.get_prediction(captures[1].identity(), "depth", with_arrays=False)
+    assert record.score["provenance"]["engine"] == "torch"
+    bad = runner.invoke(app, ["predict", str(path), "--engine", "tensorrt"])
+    assert bad.exit_code == 1 and "--engine must be one of auto, torch, onnxruntime" in bad.output
+    gpu = runner.invoke(
+        app,
+        ["predict", str(path), "--model", "depth", "--engine", "onnxruntime", "--device", "cuda"],
+    )
+    assert gpu.exit_code == 1 and "runs on the CPU" in gpu.output
