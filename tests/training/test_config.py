@@ -17,7 +17,10 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def test_example_configs_load(name: str) -> None:
     config = load_config(CONFIGS / name)
     assert config.network.out_channels == (7 if config.task == "burn-depth" else 2)
-    assert config.stop_metric == ("healing_auc" if config.task == "burn-depth" else "dice")
+    # the demo config stops on the validation loss (the healing AUC alone kept an epoch-5 model
+    # whose wound areas were off by a quarter: BENCHMARKS.md)
+    default = "healing_auc" if config.task == "burn-depth" else "dice"
+    assert config.stop_metric == {"burn-depth.yaml": "val_loss"}.get(name, default)
 
 
 def test_default_config_is_small_and_phantom() -> None:
@@ -75,7 +78,7 @@ def test_resolved_config_round_trips(tmp_path: Path) -> None:
     resolved = config.resolved(in_channels=5, cuda=False)
     assert resolved.network.in_channels == 5
     assert resolved.amp is False and resolved.channels_last is False
-    assert resolved.device == "cpu" and resolved.early_stopping.metric == "healing_auc"
+    assert resolved.device == "cpu" and resolved.early_stopping.metric == "val_loss"
     assert config.resolved(in_channels=8, cuda=True).amp is True
     saved = resolved.save(tmp_path / "config.yaml")
     assert load_config(saved) == resolved
