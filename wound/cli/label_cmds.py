@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from wound.predict import Predictor
 
 label_app = typer.Typer(
-    help="Label captures in Label Studio: serve, push, pull, agreement, queue.",
+    help="Label captures in Label Studio: serve, push, pull, agreement, queue.\n\n"
+    "Example: wound label queue --top 20",
     no_args_is_help=True,
 )
 
