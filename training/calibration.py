@@ -40,14 +40,22 @@ class OperatingRule(BaseModel):
     """``non_healing_sensitivity``: the threshold at which at least ``target`` of the calibration
     pixels that will not heal are flagged "unlikely to heal", with the best specificity (the
     largest share of healing pixels not flagged) among those; ``balanced``: the threshold that
-    maximises the smaller of sensitivity and specificity."""
+    maximises the smaller of sensitivity and specificity; ``area``: the threshold at which the
+    area the scores flag on the calibration captures (predicted wound pixels below it) equals the
+    area that does not heal (truth wound pixels), so false flags balance misses and the area
+    unlikely to heal is unbiased."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rule: Literal["non_healing_sensitivity", "balanced"] = "non_healing_sensitivity"
+    rule: Literal["non_healing_sensitivity", "balanced", "area"] = "non_healing_sensitivity"
     target: float = Field(0.90, gt=0, lt=1)
 
     def describe(self) -> str:
+        if self.rule == "area":
+            return (
+                "area: flagged wound area equals the non-healing wound area on the calibration "
+                "captures"
+            )
         if self.rule == "balanced":
             return "balanced: maximise min(sensitivity, specificity) on the calibration pixels"
         return (
@@ -171,6 +179,20 @@ def choose_operating_point(
         k = int(ok[np.argmax(sens[ok])]) if ok.size else int(np.argmax(spec))
     t = float(np.clip(cands[k], 1e-6, 1 - 1e-6))
     return t, {"sensitivity": float(sens[k]), "specificity": float(spec[k])}
+
+
+def area_matching_threshold(prob: np.ndarray, non_healing_pixels: int) -> float:
+    """The threshold below which exactly ``non_healing_pixels`` of ``prob`` (the healing
+    probabilities of the predicted wound pixels) lie: midway between neighbours."""
+    p = np.sort(np.asarray(prob, dtype=np.float64).ravel())
+    if p.size == 0:
+        raise ValueError("no predicted wound pixels to match the non-healing area on")
+    k = int(np.clip(non_healing_pixels, 0, p.size))
+    if k == 0:
+        return float(np.clip(p[0] / 2, 1e-6, 1 - 1e-6))
+    if k == p.size:
+        return float(np.clip((p[-1] + 1) / 2, 1e-6, 1 - 1e-6))
+    return float(np.clip((p[k - 1] + p[k]) / 2, 1e-6, 1 - 1e-6))
 
 
 def choose_uncertainty_threshold(
@@ -317,6 +339,19 @@ def calibrate(
             ]
         )
         threshold, at = choose_operating_point(y, p, config.operating_point)
+        if config.operating_point.rule == "area":
+            in_wound = np.concatenate(
+                [o.healing_prob[o.wound_mask] for o in outputs if o.healing_prob is not None]
+            )
+            true_nh = sum(
+                int((np.isin(c, spec.wound_classes) & ~h).sum()) for c, h in truths if h is not None
+            )
+            threshold = area_matching_threshold(in_wound, true_nh)
+            flagged = p < threshold
+            at = {
+                "sensitivity": float((~flagged[y.astype(bool)]).mean()),
+                "specificity": float(flagged[~y.astype(bool)].mean()),
+            }
         rule_text = config.operating_point.describe()
         before = np.concatenate(h_before)  # the uncalibrated map, same pixels
         fitted.update(

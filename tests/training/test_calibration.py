@@ -205,3 +205,15 @@ def test_calibration_saved_with_the_model_round_trips_through_the_registry(
     assert "calibration_before" in report.metrics["model"]["healing"]
     assert "reliability.png" in report.files and "bland_altman.png" in report.files
     assert "## Calibration" in report.files["report.md"].decode()
+
+
+def test_area_rule_flags_as_much_as_does_not_heal() -> None:
+    from training.calibration import area_matching_threshold
+
+    rng = np.random.default_rng(0)
+    prob = rng.random(1000)
+    t = area_matching_threshold(prob, 250)
+    assert (prob < t).sum() == 250
+    assert (prob < area_matching_threshold(prob, 0)).sum() == 0
+    assert (prob < area_matching_threshold(prob, 1000)).sum() == 1000
+    assert "area" in OperatingRule(rule="area").describe()
