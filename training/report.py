@@ -143,7 +143,8 @@ def _calibration_md(cal: dict[str, Any] | None) -> list[str]:
         f"- Operating point {cal['healing_threshold']:.3f} ({cal['rule']}); on the calibration "
         f"split sensitivity {_f(op.get('sensitivity'))}, specificity {_f(op.get('specificity'))}; "
         f"ECE {_f(fit.get('ece_before'))} before, {_f(fit.get('ece_after'))} after.",
-        f"- Indeterminate: uncertainty (the model's probability that a pixel's reading is wrong) "
+        f"- Indeterminate: uncertainty (the model's probability that a pixel's wound call or "
+        f"healing verdict is wrong) "
         f"above {cal['uncertainty_threshold']:.3f} ({cal['uncertainty_rule']}); on the "
         f"calibration split {_pct(ind.get('share'))} of the wound flagged, error rate "
         f"{_pct(ind.get('error_rate_inside'))} inside vs {_pct(ind.get('error_rate_outside'))} "
