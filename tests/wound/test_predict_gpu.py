@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from wound.capture import Capture
+from wound.engines import TorchEngine
 from wound.networks import ModelInfo, NetworkSpec, build_network
 from wound.phantom import PhantomConfig, synth_capture
 from wound.predict import Prediction, Predictor
@@ -92,7 +93,8 @@ def test_float16_autocast_within_tolerance_on_cpu(tta: bool) -> None:
     want = Predictor(*_model(), device="cpu", tta=tta).predict_many(captures)
     half = Predictor(*_model(), device="cpu", tta=tta)
     assert not half.amp  # AMP is a CUDA default only
-    half.amp = True  # force the autocast path on the CPU for this check
+    half.amp = True  # force the autocast path on the CPU for this check (the torch engine's)
+    half.engine = TorchEngine(half.network, amp=True, channels_last=half.channels_last)
     got, dtypes = _first_conv_dtypes(half, captures)
     assert dtypes == {torch.float16}
     _assert_close(got, want)
