@@ -91,7 +91,7 @@ def _label_studio(config: Settings) -> None:
     try:
         rows = progress(config)
     except (WoundError, OSError) as exc:
-        st.warning(f"Label Studio at {config.label_studio_url} cannot be reached: {exc}")
+        st.warning(str(exc))  # names the server and what to do (labeling.client.connect)
         return
     if not rows:
         st.info("Label Studio: no project yet (push captures to create one).")
