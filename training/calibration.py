@@ -91,6 +91,11 @@ class CalibrationConfig(BaseModel):
 
     fraction: float = Field(0.0, ge=0, lt=1)
     class_temperature: bool = True
+    wound_area: bool = Field(
+        False,
+        description="Call wound above the summed wound-class probability at which the "
+        "called wound area equals the true wound area on the calibration captures.",
+    )
     operating_point: OperatingRule = Field(default_factory=OperatingRule)
     indeterminate: IndeterminateRule = Field(default_factory=IndeterminateRule)
 
@@ -325,6 +330,13 @@ def calibrate(
         t_heal = fit_temperature(zh, yh, seed=seed)
         fitted["healing_pixels"] = int(zh.size)
     cal = Calibration(healing_temperature=t_heal, class_temperature=t_class)
+    if config.wound_area:
+        scaled = Predictor(model, info.model_copy(update={"calibration": cal}), device=device)
+        p_wound = np.concatenate([scaled.predict(cap).wound_prob.ravel() for cap in captures])
+        n_true = sum(int(np.isin(c, spec.wound_classes).sum()) for c, _ in truths)
+        t_wound = area_matching_threshold(p_wound, p_wound.size - n_true)
+        cal = cal.model_copy(update={"wound_threshold": t_wound})
+        fitted["wound_threshold_rule"] = "called wound area = true wound area (calibration)"
     # operating point on the calibrated map the score reads (0 where predicted background)
     preds = Predictor(model, info.model_copy(update={"calibration": cal}), device=device)
     outputs = [preds.predict(cap) for cap in captures]
@@ -367,7 +379,7 @@ def calibrate(
     for o, (classes, heal) in zip(outputs, truths, strict=True):
         probs = torch.from_numpy(o.probabilities[None].copy())
         hp = None if o.healing_prob is None else torch.from_numpy(o.healing_prob[None].copy())
-        _, unc = _labels_uncertainty(probs, hp, threshold, spec.wound_classes)
+        _, unc = _labels_uncertainty(probs, hp, threshold, spec.wound_classes, cal.wound_threshold)
         wrong = pixel_errors(o.labels, o.healing_prob, classes, heal, threshold, spec)
         wound = o.wound_mask
         u_all.append(unc[0].numpy()[wound])

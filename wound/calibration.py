@@ -12,6 +12,8 @@ indeterminate above 0.5). Method and rules: docs/calibration.md.
   softmax.
 - ``healing_threshold``: the operating point; a wound pixel whose calibrated healing probability
   is below it is "unlikely to heal within 21 days".
+- ``wound_threshold`` (optional): a pixel is called wound when its wound classes' summed
+  probability is above it, and gets the most probable class of its side; None: plain argmax.
 - ``uncertainty_threshold``: a wound pixel whose uncertainty (:func:`error_probability`, the
   model's own estimate that the pixel's reading is wrong) is above it is "indeterminate".
 """
@@ -34,6 +36,13 @@ class Calibration(BaseModel):
     class_temperature: float = Field(1.0, gt=0)
     healing_threshold: float = Field(0.5, gt=0, lt=1)
     uncertainty_threshold: float = Field(0.5, gt=0, le=1)
+    wound_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Wound call: summed wound-class probability above it "
+        "(the most probable wound class then); None: the most probable class (argmax).",
+    )
     rule: str = Field("none: fixed 0.5", description="How the operating point was chosen.")
     uncertainty_rule: str = Field(
         "none: fixed 0.5", description="How the indeterminate threshold was chosen."

@@ -333,7 +333,11 @@ class Predictor:
         t0, self._forward_s = time.perf_counter(), 0.0
         probs, heal = self._probabilities(self.normalise(cubes), keep_logits)
         labels, uncertainty = _labels_uncertainty(
-            probs, heal, self.calibration.healing_threshold, self.spec.wound_classes
+            probs,
+            heal,
+            self.calibration.healing_threshold,
+            self.spec.wound_classes,
+            self.calibration.wound_threshold,
         )
         # zero-copy views on the CPU; one transfer each on an accelerator
         probs_np = probs.float().cpu().numpy()
@@ -472,6 +476,7 @@ def _labels_uncertainty(
     heal: torch.Tensor | None,
     threshold: float = 0.5,
     wound_classes: Sequence[int] = (2, 3, 4, 5),
+    wound_threshold: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth map (uint8, the first most probable class like ``argmax``) and uncertainty (module
     docstring: ``1 - p_wound_right * p_heal_right`` at operating point ``threshold``); zeroes
@@ -495,6 +500,13 @@ def _labels_uncertainty(
             labels.masked_fill_(higher, i)  # 6x faster on the CPU than mul_(~higher).add_(higher)
             called_wound.masked_fill_(higher, i in wound_classes)
             torch.maximum(best, p, out=best)
+    if wound_threshold is not None:  # calibrated wound call, then the best class of its side
+        called_wound = p_wound > wound_threshold
+        inside = [i for i in range(k) if i in wound_classes]
+        outside = [i for i in range(k) if i not in wound_classes]
+        ids_in = torch.tensor(inside, device=probs.device)[probs[:, inside].argmax(dim=1)]
+        ids_out = torch.tensor(outside, device=probs.device)[probs[:, outside].argmax(dim=1)]
+        labels = torch.where(called_wound, ids_in, ids_out).to(torch.uint8)
     # probability that the wound / not-wound call is right
     right = torch.where(called_wound, p_wound, p_wound.neg().add_(1.0))
     if heal is not None:

@@ -217,3 +217,17 @@ def test_area_rule_flags_as_much_as_does_not_heal() -> None:
     assert (prob < area_matching_threshold(prob, 0)).sum() == 0
     assert (prob < area_matching_threshold(prob, 1000)).sum() == 1000
     assert "area" in OperatingRule(rule="area").describe()
+
+
+def test_calibrated_wound_call_relabels_by_the_summed_wound_probability() -> None:
+    from wound.predict import _labels_uncertainty
+
+    # one pixel: healthy skin 0.4 is the single most probable class, the wound classes sum to 0.6
+    probs = torch.tensor([0.0, 0.4, 0.25, 0.2, 0.1, 0.05]).reshape(1, 6, 1, 1)
+    argmax, _ = _labels_uncertainty(probs.clone(), None, 0.5, (2, 3, 4, 5))
+    assert int(argmax) == 1
+    called, unc = _labels_uncertainty(probs.clone(), None, 0.5, (2, 3, 4, 5), 0.5)
+    assert int(called) == 2  # wound, and its most probable wound class
+    assert float(unc) == pytest.approx(0.4, abs=1e-6)  # the call is right with p = 0.6
+    strict, _ = _labels_uncertainty(probs.clone(), None, 0.5, (2, 3, 4, 5), 0.7)
+    assert int(strict) == 1
