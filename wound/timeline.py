@@ -7,7 +7,8 @@ Per visit (one stored capture, in time order): the wound area in cm², taken fro
 stored prediction whose score gives the area in cm², else from the capture's ground-truth wound
 mask (or its burn-depth classes), and ``area_source`` says which; the percent reduction from
 the first visit; the predicted healing probability when a stored score holds one (its
-``healing_probability`` in [0, 1], from the newest score that has one). Once a visit of a
+``healing_probability`` in [0, 1], from the newest score that has one). With ``model_id`` only
+that model's stored predictions are read (the dashboard shows one model's scores). Once a visit of a
 non-burn wound is at least four weeks after the first, the wound gets the 4-week verdict: an
 area reduction of at least 53 % is on track to heal by week 12, less is not (Sheehan et al.,
 Diabetes Care 2003). An aid to the clinician.
@@ -56,6 +57,7 @@ class Visit(BaseModel):
     prediction_status: Literal["scored", "refused"] | None = None  # latest stored prediction
     percent_reduction: float | None = None  # from the first visit; negative when it grew
     healing_probability: float | None = None
+    non_healing_area_cm2: float | None = None  # of the score that gave the area
 
 
 class Verdict(BaseModel):
@@ -98,12 +100,14 @@ def wound_timeline(
     wound: str | None = None,
     *,
     pseudonym_key: bytes | None = None,
+    model_id: str | None = None,
 ) -> Timeline:
     """The timeline of ``subject``'s wounds (only ``wound`` when given).
 
     ``subject`` and ``wound`` are the pseudonyms stored on the captures; with ``pseudonym_key``
     they may also be the raw ids given at ingest (pseudonymised the same way, as
-    :mod:`wound.pseudonym` does at ingest; pseudonyms pass through). Raises
+    :mod:`wound.pseudonym` does at ingest; pseudonyms pass through). ``model_id`` reads only
+    that model's stored predictions (None: the newest of any model). Raises
     :class:`~wound.errors.RecordNotFoundError` when the store has no such capture and
     ``ValueError`` for an id that cannot be one (empty, control characters).
     """
@@ -120,18 +124,25 @@ def wound_timeline(
         what = f"subject {pseudonym}" + (f", wound {wound}" if wound is not None else "")
         raise RecordNotFoundError(f"no captures of {what}")
     wounds = [
-        _wound(store, wound_id, sorted(records, key=lambda r: (r.captured_at, r.capture_id)))
+        _wound(
+            store,
+            wound_id,
+            sorted(records, key=lambda r: (r.captured_at, r.capture_id)),
+            model_id,
+        )
         for wound_id, records in sorted(by_wound.items())
     ]
     return Timeline(subject=pseudonym, wounds=wounds)
 
 
-def _wound(store: CaptureStore, wound_id: str, records: list[CaptureRecord]) -> WoundTimeline:
+def _wound(
+    store: CaptureStore, wound_id: str, records: list[CaptureRecord], model_id: str | None
+) -> WoundTimeline:
     first = records[0].captured_at
     visits: list[Visit] = []
     for number, record in enumerate(records, start=1):
         days = round((record.captured_at - first).total_seconds() / 86400.0, 3)
-        visit = _visit(store, record, number, days)
+        visit = _visit(store, record, number, days, model_id)
         if visits and visits[0].area_cm2 and visit.area_cm2 is not None:
             change = 100.0 * (1.0 - visit.area_cm2 / visits[0].area_cm2)
             visit = visit.model_copy(update={"percent_reduction": round(change, 1)})
@@ -166,13 +177,22 @@ def _verdict(visits: list[Visit]) -> Verdict | None:
     return None
 
 
-def _visit(store: CaptureStore, record: CaptureRecord, number: int, days: float) -> Visit:
+def _visit(
+    store: CaptureStore, record: CaptureRecord, number: int, days: float, model_id: str | None
+) -> Visit:
     predictions = sorted(
-        store.list_predictions(record.capture_id), key=lambda p: p.created_at, reverse=True
+        (
+            p
+            for p in store.list_predictions(record.capture_id)
+            if model_id is None or p.model_id == model_id
+        ),
+        key=lambda p: p.created_at,
+        reverse=True,
     )
     area: float | None = None
     source: AreaSource = "unknown"
     area_model: str | None = None
+    non_healing: float | None = None
     probability: float | None = None
     probability_model: str | None = None
     for prediction in predictions:
@@ -181,6 +201,7 @@ def _visit(store: CaptureStore, record: CaptureRecord, number: int, days: float)
             continue
         if area is None and score.unit is AreaUnit.CM2:
             area, source, area_model = float(score.wound_area), "prediction", prediction.model_id
+            non_healing = score.non_healing_area
         # Read from the stored JSON, so a score type that adds the field is read as it is.
         value = prediction.score.get("healing_probability")
         if probability is None and isinstance(value, int | float) and 0 <= value <= 1:
@@ -198,6 +219,7 @@ def _visit(store: CaptureStore, record: CaptureRecord, number: int, days: float)
         model_id=area_model or probability_model,
         prediction_status=predictions[0].status if predictions else None,
         healing_probability=probability,
+        non_healing_area_cm2=None if non_healing is None else round(non_healing, 3),
     )
 
 

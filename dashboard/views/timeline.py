@@ -1,44 +1,30 @@
 """Patient timeline: one wound's captures over time, with whatever visits the store has.
 
-Per visit: the wound area of a model's score, the percent area reduction from the first scored
-visit, and the predicted healing map. The 53 %-at-4-weeks line is the reference of Sheehan et
-al., Diabetes Care 2003 (diabetic foot ulcers: the percent area reduction at week 4 separated
-healers from non-healers; see docs/dashboard.md). Burns are placed by days since injury, other
-wounds by days since the first visit.
+The per-visit numbers (wound area in cm², the percent area reduction from the first visit, the
+4-week verdict) come from :func:`wound.timeline.wound_timeline`, the same function behind
+``wound timeline`` (docs/longitudinal.md), reading the chosen model's stored scores; this page
+only draws them, with the predicted healing map of each scored visit. The 53 %-at-4-weeks line
+is the reference of Sheehan et al., Diabetes Care 2003 (diabetic foot ulcers: the percent area
+reduction at week 4 separated healers from non-healers; see docs/dashboard.md). Burns are placed
+by days since injury, other wounds by days since the first visit.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import timedelta
 
 import altair as alt
 import streamlit as st
 
 from dashboard import data, services
-from wound.errors import RecordNotFoundError, WoundError
+from wound.errors import WoundError
 from wound.pipeline import score_stored
-from wound.scoring import Refusal, WoundScore, parse_score
 from wound.store.base import CaptureStore
 from wound.store.records import CaptureRecord
+from wound.timeline import NOTE, VERDICT_REDUCTION_PERCENT, Visit, WoundTimeline, wound_timeline
 
-SHEEHAN_PAR = 53.0
-SHEEHAN_DAY = 28.0
+SHEEHAN_DAY = 28.0  # the week-4 mark drawn on the chart
 SCAN_LIMIT = 10_000
 CHART_HEIGHT = 340
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One capture of the wound and its score by the chosen model (None: not scored)."""
-
-    record: CaptureRecord
-    day: float
-    score: WoundScore | Refusal | None
-
-    @property
-    def area(self) -> float | None:
-        return self.score.wound_area if isinstance(self.score, WoundScore) else None
+NO_MODEL = "(no model)"
 
 
 def page() -> None:
@@ -57,17 +43,22 @@ def page() -> None:
     )
     wound_id = b.selectbox("Wound", sorted(index[subject]), key="tl_wound")
     with services.guard("The wound's captures could not be read"):
-        records = list(store.iter_captures(subject=subject, wound_id=wound_id))
-        models = _models_scoring(store, records)
+        records = {r.capture_id: r for r in store.iter_captures(subject=subject, wound_id=wound_id)}
+        models = _models_scoring(store, list(records.values()))
     if not models:
         models = [m.model_id for m in services.scoring_models(store)]
-    model_id = c.selectbox("Model", models or ["(no model)"], key="tl_model")
-    visits = _visits(store, records, model_id)
-    burn = records[0].wound_type == "burn"
-    _score_missing(store, visits, model_id)
-    _charts(visits, burn)
-    _table(visits, burn)
-    _maps(visits, model_id)
+    model_id = c.selectbox("Model", models or [NO_MODEL], key="tl_model")
+    with services.guard("The wound's timeline could not be read"):
+        [wound] = wound_timeline(
+            store, subject, wound_id, model_id=None if model_id == NO_MODEL else model_id
+        ).wounds
+    burn = wound.wound_type == "burn"
+    days = _days(wound, records, burn)
+    _score_missing(store, wound.visits, model_id)
+    _verdict(wound)
+    _charts(wound.visits, days, burn)
+    _table(wound.visits, days, burn)
+    _maps(wound.visits, days, model_id)
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -91,46 +82,20 @@ def _models_scoring(store: CaptureStore, records: list[CaptureRecord]) -> list[s
     return sorted(counts, key=lambda m: -counts[m])
 
 
-def _visits(store: CaptureStore, records: list[CaptureRecord], model_id: str) -> list[Visit]:
-    first = records[0].captured_at
-    visits = []
-    for record in records:
-        meta = record.header.get("metadata", {})
-        day = meta.get("days_since_injury") if record.wound_type == "burn" else None
-        if day is None:
-            day = meta.get("days_since_first_visit")
-        if day is None:
-            day = (record.captured_at - first) / timedelta(days=1)
-        score: WoundScore | Refusal | None = None
-        try:
-            prediction, _ = store.get_prediction(record.capture_id, model_id, with_arrays=False)
-            score = parse_score(prediction.score, where=f"prediction {record.capture_id}")
-        except RecordNotFoundError:
-            pass
-        except WoundError as exc:
-            st.warning(str(exc))
-        visits.append(Visit(record, float(day), score))
-    return visits
-
-
-def area_reduction(visits: list[Visit]) -> list[float | None]:
-    """Percent area reduction from the first visit with an area (same unit only)."""
-    base = next((v for v in visits if v.area), None)
-    if base is None:
-        return [None] * len(visits)
-    assert isinstance(base.score, WoundScore) and base.area is not None
-    out: list[float | None] = []
-    for v in visits:
-        same_unit = isinstance(v.score, WoundScore) and v.score.unit == base.score.unit
-        out.append(
-            100.0 * (base.area - v.area) / base.area if v.area is not None and same_unit else None
-        )
+def _days(wound: WoundTimeline, records: dict[str, CaptureRecord], burn: bool) -> list[float]:
+    """The x axis: days since injury for a burn (when the capture records it), else days since
+    the first visit (the timeline's)."""
+    out = []
+    for v in wound.visits:
+        meta = records[v.capture_id].header.get("metadata", {}) if burn else {}
+        injury = meta.get("days_since_injury")
+        out.append(float(injury) if injury is not None else v.days_since_first_visit)
     return out
 
 
 def _score_missing(store: CaptureStore, visits: list[Visit], model_id: str) -> None:
-    missing = [v.record.capture_id for v in visits if v.score is None]
-    if not missing or model_id == "(no model)":
+    missing = [v.capture_id for v in visits if v.prediction_status is None]
+    if not missing or model_id == NO_MODEL:
         return
     st.info(f"{len(missing)} of {len(visits)} visits have no score from model {model_id}.")
     if st.button(f"Score the {len(missing)} unscored visits", key="tl_score"):
@@ -144,31 +109,33 @@ def _score_missing(store: CaptureStore, visits: list[Visit], model_id: str) -> N
             st.rerun()
 
 
-def _charts(visits: list[Visit], burn: bool) -> None:
-    par = area_reduction(visits)
-    scored = [(v, p) for v, p in zip(visits, par, strict=True) if v.area is not None]
-    if not scored:
-        st.info("No visit of this wound has a score yet: no areas to plot.")
+def _verdict(wound: WoundTimeline) -> None:
+    if wound.verdict is not None:
+        show = st.success if wound.verdict.on_track else st.warning
+        show(f"4-week verdict (visit {wound.verdict.visit}): {wound.verdict.text}.")
+        st.caption(NOTE)
+
+
+def _charts(visits: list[Visit], days: list[float], burn: bool) -> None:
+    with_area = [(v, d) for v, d in zip(visits, days, strict=True) if v.area_cm2 is not None]
+    if not with_area:
+        st.info("No visit of this wound has an area yet (no score in cm², no ground truth).")
         return
-    assert isinstance(scored[0][0].score, WoundScore)
-    unit = scored[0][0].score.unit.label
     x_title = "days since injury" if burn else "days since first visit"
-    rows = [
-        {"day": v.day, "area": v.area, "par": p, "visit": _visit_no(v, i)}
-        for i, (v, p) in enumerate(scored)
-    ]
     left, right = st.columns(2)
     series = []
-    for i, (v, _) in enumerate(scored):
-        assert isinstance(v.score, WoundScore)
-        series.append({"day": v.day, "visit": _visit_no(v, i), "what": "wound", "area": v.area})
-        if v.score.non_healing_area is not None:
+    for v, d in with_area:
+        series.append(
+            {"day": d, "visit": v.visit, "what": "wound", "area": v.area_cm2, "from": v.area_source}
+        )
+        if v.non_healing_area_cm2 is not None:
             series.append(
                 {
-                    "day": v.day,
-                    "visit": _visit_no(v, i),
+                    "day": d,
+                    "visit": v.visit,
                     "what": "unlikely to heal within 21 days",
-                    "area": v.score.non_healing_area,
+                    "area": v.non_healing_area_cm2,
+                    "from": v.area_source,
                 }
             )
     area = (
@@ -176,7 +143,7 @@ def _charts(visits: list[Visit], burn: bool) -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("day:Q", title=x_title),
-            y=alt.Y("area:Q", title=f"area ({unit})"),
+            y=alt.Y("area:Q", title="area (cm²)"),
             color=alt.Color(
                 "what:N",
                 title=None,
@@ -186,14 +153,19 @@ def _charts(visits: list[Visit], burn: bool) -> None:
                 ),
                 legend=alt.Legend(orient="bottom", labelLimit=320),
             ),
-            tooltip=["visit:N", "day:Q", "what:N", "area:Q"],
+            tooltip=["visit:N", "day:Q", "what:N", "area:Q", "from:N"],
         )
         .properties(title="Area per visit")
     )
     left.altair_chart(area, width="stretch", height=CHART_HEIGHT)
-    reference = alt.Data(values=[{"par": SHEEHAN_PAR, "day": SHEEHAN_DAY}])
+    rows = [
+        {"day": d, "visit": v.visit, "par": v.percent_reduction}
+        for v, d in with_area
+        if v.percent_reduction is not None
+    ]
+    reference = alt.Data(values=[{"par": VERDICT_REDUCTION_PERCENT, "day": SHEEHAN_DAY}])
     par_chart = (
-        alt.Chart(alt.Data(values=[r for r in rows if r["par"] is not None]))
+        alt.Chart(alt.Data(values=rows))
         .mark_line(point=True)
         .encode(
             x=alt.X("day:Q", title=x_title),
@@ -215,53 +187,41 @@ def _charts(visits: list[Visit], burn: bool) -> None:
     )
 
 
-def _visit_no(visit: Visit, i: int) -> int:
-    return int(visit.record.header.get("metadata", {}).get("visit") or i + 1)
-
-
-def _table(visits: list[Visit], burn: bool) -> None:
-    par = area_reduction(visits)
+def _table(visits: list[Visit], days: list[float], burn: bool) -> None:
     st.dataframe(
         {
-            "visit": [_visit_no(v, i) for i, v in enumerate(visits)],
-            "days since injury" if burn else "days since first visit": [
-                round(v.day, 1) for v in visits
-            ],
-            "captured (UTC)": [f"{v.record.captured_at:%Y-%m-%d %H:%M}" for v in visits],
-            "capture": [v.record.capture_id for v in visits],
-            "wound area": [
-                "refused"
-                if isinstance(v.score, Refusal)
-                else "–"
-                if v.score is None
-                else f"{v.score.wound_area:.2f} {v.score.unit.label}"
+            "visit": [v.visit for v in visits],
+            "days since injury" if burn else "days since first visit": [round(d, 1) for d in days],
+            "captured (UTC)": [f"{v.captured_at:%Y-%m-%d %H:%M}" for v in visits],
+            "capture": [v.capture_id for v in visits],
+            "score": [v.prediction_status or "–" for v in visits],
+            "wound area": ["–" if v.area_cm2 is None else f"{v.area_cm2:.2f} cm²" for v in visits],
+            "area from": [v.area_source for v in visits],
+            "% area reduction": [
+                "–" if v.percent_reduction is None else f"{v.percent_reduction:.0f} %"
                 for v in visits
             ],
-            "% area reduction": ["–" if p is None else f"{p:.0f} %" for p in par],
         },
         hide_index=True,
     )
 
 
-def _maps(visits: list[Visit], model_id: str) -> None:
-    scored = [v for v in visits if isinstance(v.score, WoundScore)]
-    if not scored:
+def _maps(visits: list[Visit], days: list[float], model_id: str) -> None:
+    scored = [(v, d) for v, d in zip(visits, days, strict=True) if v.prediction_status == "scored"]
+    if not scored or model_id == NO_MODEL:
         return
     st.subheader("Predicted healing map per visit")
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="tl_opacity")
     columns = st.columns(min(4, len(scored)))
-    for i, visit in enumerate(scored):
+    for i, (visit, day) in enumerate(scored):
         with columns[i % len(columns)]:
             try:
-                res = data.result(visit.record.capture_id, model_id)
+                res = data.result(visit.capture_id, model_id)
                 image = data.picture(res, opacity=opacity)
             except WoundError as exc:
-                st.warning(f"{visit.record.capture_id}: {exc}")
+                st.warning(f"{visit.capture_id}: {exc}")
                 continue
-            assert isinstance(visit.score, WoundScore)
-            st.image(
-                image,
-                caption=f"visit {_visit_no(visit, visits.index(visit))} · day {visit.day:g} · "
-                f"{visit.score.wound_area:.2f} {visit.score.unit.label}",
-                width="stretch",
-            )
+            area = "" if visit.area_cm2 is None else f" · {visit.area_cm2:.2f} cm²"
+            if visit.area_cm2 is not None and visit.area_source != "prediction":
+                area += f" ({visit.area_source})"
+            st.image(image, caption=f"visit {visit.visit} · day {day:g}{area}", width="stretch")

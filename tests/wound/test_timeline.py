@@ -18,7 +18,7 @@ from wound.pseudonym import pseudonymise
 from wound.scoring import AreaUnit, WoundScore
 from wound.store import CaptureStore
 from wound.store.local import LocalStore
-from wound.timeline import VERDICT_REDUCTION_PERCENT, Timeline, wound_timeline
+from wound.timeline import VERDICT_REDUCTION_PERCENT, Timeline, Visit, wound_timeline
 
 KEY = b"timeline-key"
 CONFIG = PhantomConfig(height=64, width=64, spacing_mm=0.5)
@@ -159,6 +159,46 @@ def test_stored_scores_preferred_refusals_fall_back_to_truth(tmp_path: Path) -> 
     assert v3.area_source == "ground truth" and v3.area_cm2 == truth_first[2].area_cm2
     assert v2.area_cm2 is not None
     assert v2.percent_reduction == pytest.approx(100 * (1 - v2.area_cm2 / 2.0), abs=0.06)
+
+
+def test_one_models_scores_with_model_id(tmp_path: Path) -> None:
+    with LocalStore(tmp_path / "home") as store:
+        store.init()
+        _ingest(store, _series_dir(tmp_path, subjects=1, visits=2))
+        truth = wound_timeline(store, "phantom-dfu000", pseudonym_key=KEY).wounds[0].visits
+        first, second = (v.capture_id for v in truth)
+        old = _score(first, 9.0, "mask-old").model_copy(update={"non_healing_area": 1.5})
+        store.put_prediction(first, "mask-old", status="scored", score=old.model_dump(mode="json"))
+        newer = _score(first, 2.0, "ulcer-new").model_dump(mode="json") | {
+            "healing_probability": 0.8
+        }
+        store.put_prediction(first, "ulcer-new", status="scored", score=newer)
+        store.put_prediction(
+            second,
+            "mask-old",
+            status="scored",
+            score=_score(second, 3.0, "mask-old").model_dump(mode="json"),
+        )
+
+        def visits(model_id: str | None) -> list[Visit]:
+            timeline = wound_timeline(store, "phantom-dfu000", pseudonym_key=KEY, model_id=model_id)
+            return timeline.wounds[0].visits
+
+        newest, old_model, new_model, none = (
+            visits(m) for m in (None, "mask-old", "ulcer-new", "no-such-model")
+        )
+    # None: the newest score of any model, per visit
+    assert [(v.area_cm2, v.model_id) for v in newest] == [(2.0, "ulcer-new"), (3.0, "mask-old")]
+    # one model: only its scores (area, non-healing area, change from its first visit)
+    assert [(v.area_cm2, v.model_id) for v in old_model] == [(9.0, "mask-old"), (3.0, "mask-old")]
+    assert old_model[0].non_healing_area_cm2 == 1.5 and old_model[0].healing_probability is None
+    assert old_model[1].percent_reduction == pytest.approx(100 * (1 - 3.0 / 9.0), abs=0.06)
+    # a visit the model did not score: no status, the ground-truth area
+    assert (new_model[0].area_cm2, new_model[0].healing_probability) == (2.0, 0.8)
+    assert new_model[1].prediction_status is None and new_model[1].area_source == "ground truth"
+    assert new_model[1].area_cm2 == truth[1].area_cm2
+    assert [v.area_source for v in none] == ["ground truth", "ground truth"]
+    assert [v.prediction_status for v in none] == [None, None]
 
 
 def test_burns_get_no_ulcer_verdict(tmp_path: Path) -> None:
