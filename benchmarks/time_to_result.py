@@ -129,7 +129,9 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu / cuda (default: auto)")
     parser.add_argument("--home", type=Path, default=None, help="Store holding a trained model.")
     parser.add_argument("--model", default=None, help="Model id in --home (default: latest).")
-    parser.add_argument("--engines", default="torch,onnxruntime", help="Engines to compare.")
+    parser.add_argument(
+        "--engines", default=None, help="Engines to compare (default: torch,onnxruntime on CPU)."
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out/time_to_result.json"))
     args = parser.parse_args()
 
@@ -148,7 +150,11 @@ def main() -> None:
             model_store.init()
             model_id = register_default(model_store, capture.wavelengths)
         limits = ReadLimits()
-        engines = [e.strip() for e in args.engines.split(",")]
+        cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+        engines = [
+            e.strip()
+            for e in (args.engines or ("torch" if cuda else "torch,onnxruntime")).split(",")
+        ]
         runs = {e: EngineRuns(e, model_store, model_id, capture, args.device) for e in engines}
         for run in range(args.runs + 1):  # run 0 warms up
             for engine in engines:  # alternate: every engine sees the same machine load
