@@ -21,11 +21,13 @@ every later predictor, process or machine loads it instead of exporting again.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import logging
 import warnings
-from collections.abc import Callable
-from typing import Literal, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -43,14 +45,17 @@ __all__ = [
     "EngineError",
     "OnnxRuntimeEngine",
     "TorchEngine",
+    "beside_engine",
     "build_engine",
     "cached_onnx",
     "export_onnx",
     "resolve_engine",
     "store_engine",
+    "torch_threads_beside",
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EngineChoice = Literal["auto", "torch", "onnxruntime"]
 ENGINES: tuple[str, ...] = ("auto", "torch", "onnxruntime")
@@ -122,6 +127,35 @@ class OnnxRuntimeEngine:
         batch = x.detach().to(torch.float32).contiguous().numpy()  # a view: no copy
         (logits,) = self.session.run(["logits"], {"bands": batch})
         return torch.from_numpy(logits)
+
+
+@contextlib.contextmanager
+def torch_threads_beside(engine: Engine) -> Iterator[None]:
+    """Torch's intra-op threads while the predictor works around ``engine``'s forward: one
+    beside onnxruntime (its own thread pool runs the forward), else unchanged. Alternating two
+    thread pools costs a wake-up per torch operation: on 2 CPU cores the predictor's work around
+    a 1024 x 1280 onnxruntime forward took 383 ms with torch's 2 threads and 85 ms with one
+    (same machine, same minute; BENCHMARKS.md). Elementwise and per-pixel ops: same results."""
+    if not isinstance(engine, OnnxRuntimeEngine):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def beside_engine(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a predictor method under :func:`torch_threads_beside` its engine."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> T:
+        with torch_threads_beside(self.engine):
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 def resolve_engine(choice: str, device: str | torch.device | None = None) -> str:

@@ -41,7 +41,7 @@ from torch.nn import functional as F
 from wound.bands import check_wavelengths
 from wound.calibration import UNCALIBRATED, Calibration
 from wound.capture import Capture
-from wound.engines import Engine, build_engine, store_engine
+from wound.engines import Engine, beside_engine, build_engine, store_engine
 from wound.errors import BandMismatchError, StoreError
 from wound.networks import ModelInfo, RoiMode, load_network, size_divisor
 from wound.postprocess import clean_mask, resize_images, scaled_size
@@ -326,6 +326,7 @@ class Predictor:
         (pred,) = self._predict_batch([cube], keep_logits=keep)
         return pred, keep[0]
 
+    @beside_engine  # torch's threads around an onnxruntime forward (wound.engines)
     @torch.inference_mode()
     def _predict_batch(
         self, cubes: Sequence[np.ndarray], keep_logits: list[torch.Tensor] | None = None
