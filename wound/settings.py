@@ -69,7 +69,6 @@ class Settings(BaseSettings):
                 f.write(secrets.token_hex(32))
         return path.read_text().strip().encode()
 
-
     def label_studio_secret(self, name: Literal["token", "password"]) -> str:
         """Label Studio token/password: from settings, else generated into ``home/label-studio``."""
         given = self.label_studio_token if name == "token" else self.label_studio_password
