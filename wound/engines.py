@@ -9,8 +9,9 @@ parity tests, ``tests/wound/test_engines.py``).
 - ``torch``: the network in eager mode; on CUDA with autocast (AMP, float16) and channels-last.
   The GPU path, and the one used during training (the weights change every epoch).
 - ``onnxruntime``: the network exported once to ONNX (opset 17, dynamic batch/height/width) and
-  run by ONNX Runtime on the CPU: 2-3x faster than eager torch on 2 cores for the default UNet
-  (BENCHMARKS.md), and the path for edge devices (one ``.onnx`` file, no torch at run time).
+  run by ONNX Runtime on the CPU: faster than eager torch on 2 cores for the default UNet
+  (1.1-1.3x on a lightly loaded machine, 2-15x under load; BENCHMARKS.md), and the path for
+  edge devices (one ``.onnx`` file, no torch at run time).
 - ``auto`` (default, ``WOUND_ENGINE``): ``onnxruntime`` on the CPU, ``torch`` on CUDA; falls back
   to ``torch`` (logged) when the network does not export.
 
