@@ -97,6 +97,11 @@ class LocalServer:
                 "SENTRY_DSN": "",  # no error reports leave the machine
                 "FRONTEND_SENTRY_DSN": "",
                 "PYTHONUNBUFFERED": "1",
+                # the admin's credentials by environment, never on the command line (which any
+                # local user can read in the process list)
+                "LABEL_STUDIO_USERNAME": self.username,
+                "LABEL_STUDIO_PASSWORD": self.password,
+                "LABEL_STUDIO_USER_TOKEN": self.token,
             }
         )
         return env
@@ -117,12 +122,6 @@ class LocalServer:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--username",
-            self.username,
-            "--password",
-            self.password,
-            "--user-token",
-            self.token,
             "--enable-legacy-api-token",
             "--log-level",
             "WARNING",
