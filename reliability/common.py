@@ -167,9 +167,9 @@ def wound_popen(args: list[str], spec: StoreSpec) -> subprocess.Popen[bytes]:
     )
 
 
-def check_findings(spec: StoreSpec) -> dict[str, list[str]]:
-    """``wound store check --json`` (the command, not the API) on ``spec``'s store."""
-    done = wound_cli(["store", "check", "--json"], spec)
+def check_findings(spec: StoreSpec, *extra: str) -> dict[str, list[str]]:
+    """``wound store check --json [extra]`` (the command, not the API) on ``spec``'s store."""
+    done = wound_cli(["store", "check", "--json", *extra], spec)
     try:
         return dict(json.loads(done.stdout))
     except json.JSONDecodeError:

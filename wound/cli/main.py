@@ -396,6 +396,12 @@ def store_check(
         int, typer.Option(min=0, help="Objects whose SHA-256 is recomputed (random sample).")
     ] = 1000,
     full: Annotated[bool, typer.Option(help="Recompute the SHA-256 of every object.")] = False,
+    temp_grace: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds after which a partial write (temp file) counts as an orphan."
+        ),
+    ] = 3600.0,
 ) -> None:
     """Find orphan objects, records without objects and checksum mismatches.
 
@@ -404,7 +410,9 @@ def store_check(
     Exits non-zero when problems remain. Example: wound store check --repair
     """
     store = open_configured_store(get_settings())
-    findings = store.check(repair=repair, hash_sample=None if full else sample)
+    findings = store.check(
+        repair=repair, hash_sample=None if full else sample, temp_grace_s=temp_grace
+    )
     if as_json:
         console.print_json(json.dumps(findings))
     else:

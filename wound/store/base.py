@@ -191,11 +191,12 @@ class CaptureStore(ABC):
     # --- integrity --------------------------------------------------------------------------
     @abstractmethod
     def check(
-        self, *, repair: bool = False, hash_sample: int | None = None
+        self, *, repair: bool = False, hash_sample: int | None = None, temp_grace_s: float = ...
     ) -> dict[str, list[str]]:
         """Find orphan objects, records without objects, checksum mismatches; repair safely.
         ``hash_sample``: recompute SHA-256 for that many random objects, not all (sizes are
-        compared for all).
+        compared for all). ``temp_grace_s``: a partial write (temp file) untouched this long
+        is an orphan.
 
         Returns ``{"orphans": [...], "missing": [...], "mismatched": [...], "repaired": [...]}``.
         """

@@ -37,6 +37,8 @@ from wound.store.records import CaptureRecord, LabelStatus, ObjectRef, Page
 
 T = TypeVar("T")
 UPDATE_ATTEMPTS = 50
+#: A temp file untouched this long belongs to a killed writer (a live one renames it in seconds).
+TEMP_GRACE_S = 3600.0
 _TRUTH_FIELDS = ("depth", "healing", "wound_mask")
 
 
@@ -368,13 +370,18 @@ class CaptureCore(CaptureStore):
         return iter(())
 
     def check(
-        self, *, repair: bool = False, hash_sample: int | None = None
+        self,
+        *,
+        repair: bool = False,
+        hash_sample: int | None = None,
+        temp_grace_s: float = TEMP_GRACE_S,
     ) -> dict[str, list[str]]:
         """Orphans, missing objects and mismatches. Every object is listed with its size
         (one listing, no request per object): orphans, missing objects and size mismatches
         are found for all. SHA-256 is recomputed for every referenced object, or for a random
         ``hash_sample`` of them (bounded time on a large store; each read verifies its object
-        anyway)."""
+        anyway). Partial writes of a killed writer (temp files untouched for ``temp_grace_s``)
+        are orphans too; ``repair`` removes them."""
         # Objects are listed before records are scanned: an object whose record lands in
         # between is then seen as referenced, not as an orphan.
         sizes = dict(self.objects.list_sizes())
@@ -392,7 +399,12 @@ class CaptureCore(CaptureStore):
             except IntegrityError:
                 (missing if self.objects.head(key) is None else mismatched).append(key)
         mismatched.sort()
+        abandoned = self.objects.abandoned_writes(temp_grace_s)
         repaired: list[str] = []
+        if repair:
+            for name in abandoned:
+                self.objects.discard_abandoned(name)
+                repaired.append(name)
         if repair and orphans:
             still_referenced = self._referenced()  # an ingest may have finished meanwhile
             for key in orphans:
@@ -400,7 +412,7 @@ class CaptureCore(CaptureStore):
                     self.objects.delete(key)
                     repaired.append(key)
         return {
-            "orphans": orphans,
+            "orphans": orphans + abandoned,
             "missing": missing,
             "mismatched": mismatched,
             "repaired": repaired,

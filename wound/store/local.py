@@ -7,6 +7,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,23 @@ class FolderObjects(ObjectStore):
         for key in self.list_keys(prefix):
             with contextlib.suppress(FileNotFoundError):  # removed meanwhile
                 yield key, self._path(key).stat().st_size
+
+    def abandoned_writes(self, older_than_s: float) -> list[str]:
+        """Temp files of writers killed mid-write (a live writer renames its file within
+        seconds, so only files untouched for ``older_than_s`` are reported)."""
+        cutoff = time.time() - older_than_s
+        found = []
+        for path in self.root.rglob(f"{TEMP_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_mtime <= cutoff:
+                    found.append(path.relative_to(self.root).as_posix())
+        return sorted(found)
+
+    def discard_abandoned(self, name: str) -> None:
+        path = self.root / name
+        if not path.name.startswith(TEMP_PREFIX) or ".." in Path(name).parts:
+            raise StoreError(f"{name!r} is not a partial write")
+        path.unlink(missing_ok=True)
 
 
 class SqliteRecords(RecordStore):

@@ -104,6 +104,14 @@ class ObjectStore(ABC):
             if size is not None:
                 yield key, size
 
+    def abandoned_writes(self, older_than_s: float) -> list[str]:
+        """Partial writes a killed writer left behind, untouched for ``older_than_s`` seconds
+        (paths relative to the store; none by default: S3 writes are atomic)."""
+        return []
+
+    def discard_abandoned(self, name: str) -> None:  # noqa: B027 - optional hook
+        """Remove one of :meth:`abandoned_writes` (nothing by default)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (nothing by default)."""
 
