@@ -8,7 +8,6 @@ root (``WOUND_TEST_ARTIFACTS`` overrides the folder).
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser
 from wound.cli.dashboard_cmds import streamlit_command
 from wound.io import write_capture
 from wound.phantom import PhantomConfig, synth_capture
@@ -29,22 +29,10 @@ from wound.store import LocalStore
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def artifacts_dir() -> Path:
-    folder = Path(os.environ.get("WOUND_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "dashboard"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return browser.artifacts_dir("dashboard")
 
 
 def free_port() -> int:
@@ -88,21 +76,11 @@ def server(dashboard_env: Path, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make browser` installs Debian's chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=120_000)  # the first run imports torch and loads the model
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1900})
-            page.set_default_timeout(120_000)
-            yield page
-        finally:
-            browser.close()
+    with browser.chromium_page(width=1400, height=1900, timeout_ms=120_000) as page:
+        yield page
 
 
 def _settled(page: object) -> None:

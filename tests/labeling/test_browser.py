@@ -5,7 +5,6 @@ clinical reference panel. The screenshot is kept in ``test-artifacts/labeling/``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from label_studio_sdk import LabelStudio
 from labeling.push import push, pushed_captures
 from labeling.renderings import rendering_store
 from labeling.server import LocalServer
+from tests import browser
 from tests.labeling.conftest import tiny_predictor
 from wound.phantom import PhantomConfig, synth_cohort
 from wound.pseudonym import pseudonymise
@@ -23,40 +23,16 @@ from wound.store import LocalStore
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def artifacts_dir() -> Path:
-    folder = Path(os.environ.get("WOUND_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "labeling"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return browser.artifacts_dir("labeling")
 
 
 @pytest.fixture
 def page() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make browser` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.set_default_timeout(90_000)
-            yield page
-        finally:
-            browser.close()
+    with browser.chromium_page(width=1500, height=1000, timeout_ms=90_000) as page:
+        yield page
 
 
 def test_clinician_opens_a_task(
