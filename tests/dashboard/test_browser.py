@@ -30,7 +30,6 @@ from wound.store import LocalStore
 pytestmark = pytest.mark.integration
 
 
-
 def artifacts_dir() -> Path:
     return browser.artifacts_dir("dashboard")
 
