@@ -10,6 +10,7 @@ and an annotation with two versions.
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,16 @@ TINY_RUN: dict[str, Any] = {
     "progress": False,
     "threads": 1,
 }
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module() -> Iterator[None]:
+    """AppTest runs each page as ``__main__`` and leaves its temporary script module in
+    ``sys.modules``; multiprocessing's spawn start method re-imports ``__main__`` in every child,
+    so a later test's process pool would respawn dying workers forever. Put it back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def phantom_files(folder: Path) -> list[Path]:
