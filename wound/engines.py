@@ -213,7 +213,9 @@ def build_engine(
 ) -> Engine:
     """An engine for a network on its device (``torch``: with AMP / channels-last as given;
     ``onnxruntime``: exported now, in memory; registered models use :func:`store_engine`)."""
-    device = next(network.parameters()).device
+    # a network without parameters (an oracle in tests, a fixed function) runs on the CPU
+    first = next(network.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
     if resolve_engine(choice, device) == "onnxruntime":
         engine = _onnxruntime(choice, lambda: export_onnx(network, info), "the network")
         if engine is not None:
