@@ -392,8 +392,19 @@ def evaluate_model(
     if reason:
         metrics["baseline_skipped"] = reason
     metrics["headline"] = _headline(metrics["model"], base)
+    if info.outcome is not None:  # ulcer-healing: the capture-level outcome and its baselines
+        from training.ulcer_eval import evaluate_outcomes, headline
+
+        metrics["outcome"] = evaluate_outcomes(
+            model, info, val_captures, train_captures, device=device
+        )
+        metrics["headline"].update(headline(metrics["outcome"]))
     curves = _roc_curves(items, base_items, get_task(info.task))
     files = render_report(metrics, curves)
+    if "outcome" in metrics:
+        from training.ulcer_eval import markdown
+
+        files["ulcer-healing.md"] = markdown(metrics["outcome"]).encode()
     return EvaluationReport(metrics=metrics, files=files, headline=metrics["headline"])
 
 

@@ -14,8 +14,9 @@ from wound.tasks import BURN_DEPTH, Head, get_task
 class BurnDepthLoss(nn.Module):
     """``DiceCE(depth logits, depth) + healing_weight * BCE(healing logit, healing | skin)``.
 
-    ``label`` is ``B x 2 x H x W``: depth class ids and healing 0/1. The healing term only
-    counts skin pixels (depth > 0); a batch without skin contributes zero.
+    ``label`` is ``B x 2 x H x W``: class ids and healing 0/1. The healing term only counts
+    skin pixels (class in the task's ``skin_classes``: depth > 0 for burns, every pixel for
+    ``ulcer-healing``); a batch without skin contributes zero.
     """
 
     def __init__(self, healing_weight: float = 1.0, *, task: str = BURN_DEPTH.name) -> None:
@@ -28,13 +29,14 @@ class BurnDepthLoss(nn.Module):
         self.healing_weight = healing_weight
         self.classes: Head = spec.class_head
         self.healing: Head = healing
+        self.skin_classes: tuple[int, ...] = spec.skin_classes
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         depth = label[:, 0:1].long()
         healing = label[:, 1:2].float()
         loss = self.dice_ce(logits[:, self.classes.channels], depth)
-        skin = (depth > 0).float()
+        skin = torch.isin(depth, torch.tensor(self.skin_classes, device=depth.device)).float()
         bce = F.binary_cross_entropy_with_logits(
             logits[:, self.healing.channels], healing, reduction="none"
         )

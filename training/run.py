@@ -152,6 +152,30 @@ def _calibration_json(calib: list[CaptureItem]) -> dict[str, Any]:
     }
 
 
+def _with_outcome(
+    model: nn.Module,
+    info: ModelInfo,
+    train_items: list[CaptureItem],
+    calib: list[CaptureItem],
+    device: torch.device,
+) -> ModelInfo:
+    """``info`` with the capture-level read-out (:mod:`training.ulcer_outcome`) when it fits."""
+    from training.ulcer_outcome import fit_outcome
+
+    try:
+        outcome = fit_outcome(
+            model,
+            info,
+            [i.to_capture() for i in train_items],
+            [i.to_capture() for i in calib],
+            device=device,
+        )
+    except ValueError as exc:
+        log.warning("no capture-level outcome: %s", exc)
+        return info
+    return info.model_copy(update={"outcome": outcome})
+
+
 def _prepare_run_dir(
     config: RunConfig, ctx: DistContext, split: Split, manifest: dict[str, Any], resume: bool
 ) -> Path:
@@ -245,6 +269,8 @@ def train(
                 seed=config.seed,
             )
             info = info.model_copy(update={"calibration": fitted})
+        if resolved.spec.capture_outcome:  # ulcer-healing: the capture-level read-out
+            info = _with_outcome(best, info, split.train, calib, ctx.device)
         result = TrainResult(
             model=best,
             model_info=info,

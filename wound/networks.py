@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from torch import nn
 
 from wound.calibration import Calibration
+from wound.outcome import HealingOutcome
 from wound.tasks import TASKS, get_task
 
 
@@ -95,6 +96,7 @@ class ModelInfo(BaseModel):
     patch_size: tuple[int, int] = (128, 128)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
     calibration: Calibration = Field(default_factory=Calibration)  # wound.calibration
+    outcome: HealingOutcome | None = None  # capture-level read-out (wound.outcome)
     metrics: dict[str, Any] = {}
 
 

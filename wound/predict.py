@@ -44,6 +44,7 @@ from wound.capture import Capture
 from wound.engines import Engine, beside_engine, build_engine, store_engine
 from wound.errors import BandMismatchError, StoreError
 from wound.networks import ModelInfo, RoiMode, load_network, size_divisor
+from wound.outcome import HealingOutcome
 from wound.postprocess import clean_mask, resize_images, scaled_size
 from wound.store.base import CaptureStore
 from wound.store.records import ModelRecord
@@ -77,6 +78,7 @@ class Prediction:
     timings_ms: dict[str, float] = field(default_factory=dict)
     healing_threshold: float = UNCALIBRATED.healing_threshold
     uncertainty_threshold: float = UNCALIBRATED.uncertainty_threshold
+    outcome: HealingOutcome | None = None  # the model's capture-level read-out (wound.outcome)
 
     @property
     def spec(self) -> TaskSpec:
@@ -339,6 +341,7 @@ class Predictor:
             self.calibration.healing_threshold,
             self.spec.wound_classes,
             self.calibration.wound_threshold,
+            skin_classes=self.spec.skin_classes,
         )
         # zero-copy views on the CPU; one transfer each on an accelerator
         probs_np = probs.float().cpu().numpy()
@@ -368,6 +371,7 @@ class Predictor:
                 timings_ms={"forward": forward, "predict": elapsed - forward},
                 healing_threshold=self.calibration.healing_threshold,
                 uncertainty_threshold=self.calibration.uncertainty_threshold,
+                outcome=self.info.outcome,
             )
             for i in range(len(cubes))
         ]
@@ -478,10 +482,12 @@ def _labels_uncertainty(
     threshold: float = 0.5,
     wound_classes: Sequence[int] = (2, 3, 4, 5),
     wound_threshold: float | None = None,
+    *,
+    skin_classes: Sequence[int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth map (uint8, the first most probable class like ``argmax``) and uncertainty (module
     docstring: ``1 - p_wound_right * p_heal_right`` at operating point ``threshold``); zeroes
-    ``heal`` outside skin.
+    ``heal`` outside skin (labels not in ``skin_classes``; None: class 0 is not skin).
 
     One pass per class over N x H x W planes, in torch (all intra-op threads, any device):
     several times faster on the CPU than ``argmax`` over the K x H x W stack (torch's ``argmax``
@@ -511,13 +517,28 @@ def _labels_uncertainty(
     # probability that the wound / not-wound call is right
     right = torch.where(called_wound, p_wound, p_wound.neg().add_(1.0))
     if heal is not None:
-        heal.masked_fill_(labels == 0, 0.0)  # 0 outside skin
+        not_skin = _outside_skin(labels, k, skin_classes)
+        if not_skin is not None:
+            heal.masked_fill_(not_skin, 0.0)  # 0 outside skin
         # the healing verdict at the operating point is right with probability h or 1 - h
         heal_right = torch.where(heal >= threshold, heal, 1.0 - heal)
-        heal_right.masked_fill_(labels == 0, 1.0)  # no verdict outside skin
+        if not_skin is not None:
+            heal_right.masked_fill_(not_skin, 1.0)  # no verdict outside skin
         right = right.mul_(heal_right)
     uncertainty = right.neg_().add_(1.0).clamp_(0, 1)
     return labels, uncertainty
+
+
+def _outside_skin(
+    labels: torch.Tensor, k: int, skin_classes: Sequence[int] | None
+) -> torch.Tensor | None:
+    """Pixels whose class is not skin (None when every class is: ``ulcer-healing``)."""
+    if skin_classes is None or set(skin_classes) == set(range(1, k)):
+        return labels == 0  # burn depth: background only
+    outside = [i for i in range(k) if i not in skin_classes]
+    if not outside:
+        return None
+    return torch.isin(labels, torch.tensor(outside, dtype=labels.dtype, device=labels.device))
 
 
 def _float16(array: np.ndarray) -> np.ndarray:

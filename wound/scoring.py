@@ -19,6 +19,9 @@ spacing is known, else pixels, and ``unit`` (:class:`AreaUnit`) says which):
   that the pixel's reading is wrong) is above the model's saved threshold, chosen on its
   calibration split (``Prediction.uncertainty_threshold``; :data:`INDETERMINATE_THRESHOLD` = 0.5
   without one).
+- healing probability (``ulcer-healing`` models): the capture-level probability that the ulcer
+  shrinks by >= 50 % in 4 weeks, read from the viability map around the predicted bed
+  (:mod:`wound.outcome`), and the model's operating point on it; None for other models.
 
 An aid to the clinician; the non-healing contour is not an excision margin.
 """
@@ -104,6 +107,8 @@ class WoundScore(BaseModel):
     indeterminate_share: float
     healing_threshold: float = HEALING_THRESHOLD
     uncertainty_threshold: float = INDETERMINATE_THRESHOLD
+    healing_probability: float | None = None  # capture level (wound.outcome); ulcer models
+    healing_probability_threshold: float | None = None
     quality_flags: list[str] = []
     quality_metrics: dict[str, Any] = {}
     timings_ms: dict[str, float] = {}
@@ -206,6 +211,10 @@ def score_prediction(
         nh_px = int(non_healing.sum())
         contours = mask_contours(non_healing, spacing_mm=spacing_mm)
     ind_px = int((wound & (prediction.uncertainty > prediction.uncertainty_threshold)).sum())
+    outcome = prediction.outcome
+    probability = None
+    if outcome is not None and prediction.healing_prob is not None:
+        probability = round(outcome.predict(prediction.healing_prob, wound, spacing_mm), 4)
     h, w = prediction.labels.shape
     return WoundScore(
         capture_id=capture_id,
@@ -228,6 +237,8 @@ def score_prediction(
         indeterminate_share=share(ind_px),
         healing_threshold=prediction.healing_threshold,
         uncertainty_threshold=prediction.uncertainty_threshold,
+        healing_probability=probability,
+        healing_probability_threshold=None if outcome is None else outcome.threshold,
         quality_flags=[f.message for f in quality.flags] if quality else [],
         quality_metrics=dict(quality.metrics) if quality else {},
         timings_ms={k: round(v, 2) for k, v in (timings_ms or prediction.timings_ms).items()},

@@ -14,6 +14,11 @@ Tasks today:
   (sigmoid, "heals within 21 days"); labels depth + healing (derived from depth when a store
   capture has no healing annotation).
 - ``wound-mask``: 2 output channels = background / wound logits (softmax); labels a wound mask.
+- ``ulcer-healing``: 3 output channels = no-ulcer / ulcer-bed logits (softmax) + 1 viability
+  logit (sigmoid, "tissue viable": skin whose StO2 is viable, bed that closes by week 12),
+  scored on every pixel; its ``capture_outcome`` is the capture-level probability that the
+  ulcer shrinks by >= 50 % in 4 weeks, read from the map around the ulcer
+  (:mod:`wound.outcome`, docs/longitudinal.md).
 """
 
 from __future__ import annotations
@@ -107,6 +112,8 @@ class TaskSpec:
     #: validation metrics computed during training (``val_loss`` too when a loss is given)
     metrics: tuple[str, ...]
     headline_metric: str
+    #: capture-level outcome read from the pooled map (:mod:`wound.outcome`); None: none
+    capture_outcome: str | None = None
 
     def __post_init__(self) -> None:
         if not self.heads or self.heads[0].activation != "softmax":
@@ -207,8 +214,32 @@ WOUND_MASK = TaskSpec(
     headline_metric="dice",
 )
 
+ULCER_HEALING = TaskSpec(
+    name="ulcer-healing",
+    input_kind="multispectral",
+    description="Diabetic foot ulcer: bed per pixel, where the tissue looks non-viable, and the "
+    "probability of >= 50 % area reduction at 4 weeks from one capture.",
+    heads=(
+        Head("wound", 0, 2, "softmax", "ulcer bed"),
+        Head("healing", 2, 3, "sigmoid", "tissue viable (skin StO2 viable; bed closes by week 12)"),
+    ),
+    classes=(TaskClass(0, "no ulcer", "#000000"), TaskClass(1, "ulcer bed", "#e63946")),
+    label_planes=(
+        LabelPlane("wound_mask", "ulcer-healing", binary=True),
+        LabelPlane("healing", "ulcer-viability", binary=True),
+    ),
+    wound_classes=(1,),
+    skin_classes=(0, 1),  # the viability map is read on every pixel (periwound skin and bed)
+    class_map="wound",
+    map_names=("wound", "healing_prob", "uncertainty"),
+    report_key="segmentation",
+    metrics=("healing_auc", "dice"),
+    headline_metric="healing_auc",
+    capture_outcome="percent area reduction at 4 weeks >= 50 %",
+)
+
 #: Every task, by name.
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (BURN_DEPTH, WOUND_MASK)}
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (BURN_DEPTH, WOUND_MASK, ULCER_HEALING)}
 #: The task a command works on when none is given (the platform's main job).
 DEFAULT_TASK = BURN_DEPTH.name
 

@@ -13,7 +13,9 @@ from wound.taxonomy import DEPTH_COLOURS, DEPTH_NAMES, WOUND_CLASSES, healing_fr
 def test_get_task_known_and_unknown() -> None:
     assert get_task("burn-depth") is TASKS["burn-depth"]
     assert get_task(TASKS["wound-mask"]) is TASKS["wound-mask"]
-    with pytest.raises(ValueError, match=r"unknown task 'ulcer'.*burn-depth, wound-mask"):
+    with pytest.raises(
+        ValueError, match=r"unknown task 'ulcer'.*burn-depth, ulcer-healing, wound-mask"
+    ):
         get_task("ulcer")
 
 

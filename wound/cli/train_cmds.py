@@ -106,6 +106,8 @@ def _evaluate_and_register(store: CaptureStore, result: Any) -> str:
         )
         for key, value in report.headline.items():
             console.print(f"  {key}: {_fmt(value)}")
+        if "ulcer-healing.md" in report.files:  # the three-way table (training.ulcer_eval)
+            console.print(report.files["ulcer-healing.md"].decode(), markup=False)
         record = register_model(
             store, result, report.files, model_id=model_id, headline=report.headline
         )

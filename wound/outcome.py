@@ -1,0 +1,95 @@
+"""A capture-level healing outcome read from a model's viability map (``ulcer-healing``).
+
+Will this diabetic foot ulcer shrink by at least half in four weeks? The ``ulcer-healing``
+network (:mod:`wound.tasks`) maps, per pixel, the ulcer bed and whether the tissue looks viable.
+The capture-level answer pools that map over the periwound ring, the skin within
+:data:`PERIWOUND_MM` of the predicted bed's edge (where hyperspectral oximetry separated healers
+from non-healers at the first visit; docs/longitudinal.md), into two numbers
+(:data:`FEATURES`): the mean viability logit and the share of the ring that looks non-viable.
+A logistic regression fitted on the training subjects' first visits turns them into the
+probability of >= 50 % area reduction at 4 weeks; its operating point is chosen on a
+calibration split of training subjects (:mod:`training.ulcer_outcome`). Both are saved with the
+model (:class:`HealingOutcome`, ``ModelInfo.outcome``) and the score stores the probability
+(``WoundScore.healing_probability``), which ``wound timeline`` shows.
+
+An aid to the clinician, not a diagnosis; it does not replace the 4-week area check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import ndimage
+
+#: Responder: at least this percent area reduction at 4 weeks (Sheehan 2003's ~50 % split).
+RESPONDER_REDUCTION_PERCENT = 50.0
+#: Width (mm) of the periwound ring read around the predicted bed.
+PERIWOUND_MM = 10.0
+#: Pixel size assumed when a capture has none (the phantom's 0.5 mm).
+DEFAULT_SPACING_MM = 0.5
+#: What :func:`periwound_features` returns, in order.
+FEATURES = ("periwound_mean_logit", "periwound_nonviable_share")
+_EPS = 1e-4
+
+
+def responder(percent_area_reduction_4w: float | None) -> bool | None:
+    """Whether an ulcer reached the responder threshold at 4 weeks (None when unknown)."""
+    if percent_area_reduction_4w is None:
+        return None
+    return float(percent_area_reduction_4w) >= RESPONDER_REDUCTION_PERCENT
+
+
+def periwound_ring(
+    wound: np.ndarray, spacing_mm: float | None, *, width_mm: float = PERIWOUND_MM
+) -> np.ndarray:
+    """Pixels outside ``wound`` within ``width_mm`` of it (the whole image when no bed is seen)."""
+    wound = np.asarray(wound, dtype=bool)
+    if not wound.any():
+        return np.ones(wound.shape, dtype=bool)
+    distance = ndimage.distance_transform_edt(~wound) * (spacing_mm or DEFAULT_SPACING_MM)
+    return (~wound) & (distance <= width_mm)
+
+
+def periwound_features(
+    viable_prob: np.ndarray, wound: np.ndarray, spacing_mm: float | None
+) -> np.ndarray:
+    """:data:`FEATURES` of one capture: mean logit of the viability probability over the
+    periwound ring, and the share of the ring below 0.5 (float64, shape (2,))."""
+    ring = periwound_ring(wound, spacing_mm)
+    p = np.clip(np.asarray(viable_prob, dtype=np.float64)[ring], _EPS, 1 - _EPS)
+    return np.array([float(np.log(p / (1 - p)).mean()), float((p < 0.5).mean())])
+
+
+class HealingOutcome(BaseModel):
+    """The saved read-out: standardised :data:`FEATURES` -> logistic -> probability; ``threshold``
+    is the operating point (probability at or above it: "likely to reach >= 50 % at 4 weeks")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: str = "percent area reduction at 4 weeks >= 50 %"
+    features: tuple[str, ...] = FEATURES
+    feature_mean: tuple[float, ...]
+    feature_scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float = Field(0.5, gt=0, lt=1)
+    rule: str = Field("none: fixed 0.5", description="How the operating point was chosen.")
+    fitted_on: dict[str, Any] = Field(default_factory=dict)
+
+    def probability(self, features: Sequence[float] | np.ndarray) -> float:
+        """The probability of the outcome for one capture's :data:`FEATURES`."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.shape != (len(self.features),):
+            raise ValueError(f"expected {len(self.features)} features, got shape {x.shape}")
+        z = (x - np.asarray(self.feature_mean)) / np.asarray(self.feature_scale)
+        logit = float(np.dot(np.asarray(self.coef), z) + self.intercept)
+        return float(1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0))))
+
+    def predict(
+        self, viable_prob: np.ndarray, wound: np.ndarray, spacing_mm: float | None
+    ) -> float:
+        """The probability for one capture's viability map and predicted bed."""
+        return self.probability(periwound_features(viable_prob, wound, spacing_mm))
