@@ -27,19 +27,17 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import torch
 from default_model import default_spec  # benchmarks/default_model.py (the script folder)
 
-from wound.cli.dashboard_cmds import streamlit_command
+from reliability.servers import streamlit_server
 from wound.io import write_capture
 from wound.networks import ModelInfo, build_network, weights_to_bytes
 from wound.phantom import PhantomConfig, synth_capture
@@ -76,30 +74,6 @@ def register_default(home: Path, wavelengths: tuple[float, ...]) -> None:
             task="burn-depth",
             info=info.model_dump(mode="json"),
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(env: dict[str, str], cwd: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            streamlit_command(port), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"streamlit did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.3)
 
 
 def dashboard_runs(url: str, capture: Path, runs: int) -> tuple[float, list[float]]:
@@ -197,7 +171,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-out/dashboard.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-    process = None
     try:
         config = PhantomConfig(height=args.height, width=args.width)
         capture = synth_capture(seed=0, subject_index=0, capture_index=0, config=config)
@@ -206,14 +179,13 @@ def main() -> None:
         register_default(home, capture.wavelengths)
         env = {**os.environ, "WOUND_HOME": str(home), "WOUND_PSEUDONYM_KEY": KEY}
         env.pop("WOUND_BACKEND", None)
-        process, url = start_server(env, work, work / "streamlit.log")
-        cold, warm = dashboard_runs(url, path, args.runs)
-        cli = cli_runs(env, path, capture.identity(), args.cli_runs)
-        inproc = pipeline_runs(work, path, capture.wavelengths, args.cli_runs)
+        with streamlit_server(
+            log=work / "streamlit.log", cwd=work, env=env, stop_timeout=30
+        ) as url:
+            cold, warm = dashboard_runs(url, path, args.runs)
+            cli = cli_runs(env, path, capture.identity(), args.cli_runs)
+            inproc = pipeline_runs(work, path, capture.wavelengths, args.cli_runs)
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
     p50 = statistics.median
     dash, predict, score = p50(warm), p50(cli["predict"]), p50(cli["score"])

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from reliability import backup, concurrency, crash, faults, fuzz, privacy, scale
-from reliability.common import Figure, StoreSpec, moto_server, print_table
+from reliability.common import Figure, StoreSpec, print_table
+from reliability.servers import moto_server
 
 FULL = {
     "fuzz": 2000,

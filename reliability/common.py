@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -174,50 +168,6 @@ def check_findings(spec: StoreSpec, *extra: str) -> dict[str, list[str]]:
         return dict(json.loads(done.stdout))
     except json.JSONDecodeError:
         raise RuntimeError(f"wound store check failed: {done.stdout}{done.stderr}") from None
-
-
-# --- moto_server -------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def moto_server(log: Path | None = None) -> Iterator[str]:
-    """A real ``moto_server`` on 127.0.0.1 (a free port); yields its endpoint URL."""
-    exe = Path(sys.executable).with_name("moto_server")
-    binary = str(exe) if exe.exists() else shutil.which("moto_server")
-    if binary is None:
-        raise RuntimeError("moto_server not found: pip install -e '.[dev]'")
-    port = free_port()
-    out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [binary, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if log is not None and hasattr(out, "close"):
-            out.close()
 
 
 # --- captures ----------------------------------------------------------------------------

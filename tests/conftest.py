@@ -5,13 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,55 +12,19 @@ from typing import Any
 
 import pytest
 
+from reliability import servers
 from wound.store import AwsStore, CaptureStore, LocalStore
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _moto_binary() -> str:
-    beside = Path(sys.executable).parent / "moto_server"
-    found = str(beside) if beside.exists() else shutil.which("moto_server")
-    if not found:
-        pytest.fail("moto_server not found: install the dev extras (pip install -e '.[dev]')")
-    return found
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real moto_server on 127.0.0.1 (a free port) for the session; yields its endpoint URL."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [_moto_binary(), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answered HTTP
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto_server did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with servers.moto_server(log, timeout=30) as endpoint:
+            yield endpoint
+    except servers.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

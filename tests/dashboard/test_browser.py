@@ -9,18 +9,13 @@ root (``WOUND_TEST_ARTIFACTS`` overrides the folder).
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from reliability import servers
 from tests import browser
-from wound.cli.dashboard_cmds import streamlit_command
 from wound.io import write_capture
 from wound.phantom import PhantomConfig, synth_capture
 from wound.pipeline import score_stored
@@ -34,42 +29,16 @@ def artifacts_dir() -> Path:
     return browser.artifacts_dir("dashboard")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(dashboard_env: Path, tmp_path: Path) -> Iterator[str]:
     """``streamlit run dashboard/app.py`` on a free 127.0.0.1 port; yields its URL."""
-    port = free_port()
     log = tmp_path / "streamlit.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            streamlit_command(port), cwd=dashboard_env.parent, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
+        with servers.streamlit_server(log=log, cwd=dashboard_env.parent) as url:
+            yield url
+    except servers.ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         shutil.copy(log, artifacts_dir() / "streamlit.log")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import dashboard
+from reliability.servers import free_port
 from wound.cli.dashboard_cmds import app_path, streamlit_command
 
 
@@ -28,9 +28,7 @@ def test_command_line_binds_loopback_and_hides_error_details() -> None:
 
 @pytest.mark.integration
 def test_wound_dashboard_serves_and_stops(empty_env: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     wound = shutil.which("wound", path=str(Path(sys.executable).parent))
     assert wound is not None
     process = subprocess.Popen(

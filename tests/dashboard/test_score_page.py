@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from reliability.servers import free_port
 from wound.capture import Capture
 from wound.io import write_capture
 from wound.phantom import PhantomConfig, synth_capture
@@ -185,9 +185,7 @@ def test_wrong_band_photo_is_refused_with_the_reason(
 def test_unreachable_aws_store_is_a_clear_message(
     empty_env: Path, page_app: Callable[[str], AppTest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     monkeypatch.setenv("WOUND_BACKEND", "aws")
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
