@@ -2,7 +2,8 @@
 
 The store: a phantom cohort (3 subjects x 3 captures, 64 px) and a burn followed over 4 visits,
 written as TIFF files and ingested
-like a user would (``wound.ingest``), a tiny model trained on the phantom, evaluated beside the
+like a user would (``wound.ingest``), a tiny model trained on the phantom (the training tests'
+``TINY`` run, one epoch), evaluated beside the
 spectral baseline and registered twice (two models to compare), two captures already scored,
 and an annotation with two versions.
 """
@@ -13,7 +14,6 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -27,28 +27,6 @@ PSEUDONYM_KEY = "dashboard-test-key"
 SIZE = 64
 MODEL_A = "burn-depth-tiny-a"
 MODEL_B = "burn-depth-tiny-b"
-TINY_RUN: dict[str, Any] = {
-    "task": "burn-depth",
-    "network": {"name": "unet", "channels": [4, 8, 16], "strides": [2, 2], "num_res_units": 1},
-    "data": {
-        "source": "phantom",
-        "phantom": {
-            "subjects": 4,
-            "captures_per_subject": 2,
-            "seed": 3,
-            "config": {"height": 48, "width": 48},
-        },
-    },
-    "split": {"val_fraction": 0.25, "seed": 0},
-    "patch_size": [32, 32],
-    "crops_per_capture": 2,
-    "batch_size": 4,
-    "epochs": 1,
-    "lr": 0.003,
-    "warmup_epochs": 0.5,
-    "progress": False,
-    "threads": 1,
-}
 
 
 @pytest.fixture(autouse=True)
@@ -70,12 +48,13 @@ def phantom_files(folder: Path) -> list[Path]:
 
 
 def _register_tiny_models(store: LocalStore, run_dir: Path) -> None:
+    from tests.training.conftest import TINY
     from training.config import RunConfig
     from training.evaluate import evaluate_model
     from training.registry import register_model
     from training.run import train
 
-    result = train(RunConfig.model_validate({**TINY_RUN, "output_dir": str(run_dir)}))
+    result = train(RunConfig.model_validate({**TINY, "epochs": 1, "output_dir": str(run_dir)}))
     report = evaluate_model(
         result.model,
         result.model_info,
