@@ -28,6 +28,7 @@ import io
 import logging
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
@@ -51,6 +52,7 @@ __all__ = [
     "cached_onnx",
     "export_onnx",
     "resolve_engine",
+    "rows_beside",
     "store_engine",
     "torch_threads_beside",
 ]
@@ -112,7 +114,8 @@ class OnnxRuntimeEngine:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        self.threads = threads or torch.get_num_threads()
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -157,6 +160,89 @@ def beside_engine(method: Callable[..., T]) -> Callable[..., T]:
             return method(self, *args, **kwargs)
 
     return run
+
+
+def rows_beside(engine: Engine, fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` run on row blocks of its tensor arguments in parallel, one block per thread of an
+    onnxruntime engine (the cores its forward used); for torch, ``fn`` itself (torch's own
+    intra-op threads run it).
+
+    For the predictor's per-pixel work after an onnxruntime forward (activation, class map,
+    uncertainty), where torch runs single-threaded (:func:`torch_threads_beside`): the blocks
+    run in threads (torch releases the GIL), so both cores work instead of one. ``fn`` must act
+    on each pixel independently (its tensor arguments all have the image rows at dimension -2)
+    and return a tensor, None or a tuple of them, rows at -2; the blocks' results are joined
+    along the rows. Each pixel's arithmetic is the same op for op, so the result equals ``fn``
+    on the whole tensors up to float32 rounding: a block's last few elements may take torch's
+    scalar path instead of its vectorised one (1 ulp, as torch's own thread split does; exact
+    when each block's size is a multiple of the vector width, e.g. 1280 columns); pinned by
+    ``tests/wound/test_engines.py``. In-place changes to an argument reach it through the
+    block views, as they would unsplit.
+    """
+    parts = engine.threads if isinstance(engine, OnnxRuntimeEngine) else 1
+    if parts <= 1:
+        return fn
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> T:
+        rows = next(a.shape[-2] for a in args if isinstance(a, torch.Tensor))
+        n = min(parts, rows)
+        if n <= 1:
+            return fn(*args, **kwargs)
+        cuts = [rows * i // n for i in range(n + 1)]
+        modes = _ThreadModes()  # inference and grad modes are per thread: the caller's
+
+        def block(i: int) -> Any:
+            sl = (..., slice(cuts[i], cuts[i + 1]), slice(None))
+            with modes():
+                return fn(*(a[sl] if isinstance(a, torch.Tensor) else a for a in args), **kwargs)
+
+        pool = _row_pool(n - 1)
+        others = [pool.submit(block, i) for i in range(1, n)]
+        blocks = [block(0)] + [f.result() for f in others]
+        return _join_rows(blocks, pool, modes)
+
+    return run
+
+
+@functools.cache
+def _row_pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rows")
+
+
+class _ThreadModes:
+    """The calling thread's inference / grad modes, to enter in a worker thread."""
+
+    def __init__(self) -> None:
+        self.inference = torch.is_inference_mode_enabled()
+        self.grad = torch.is_grad_enabled()
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with torch.inference_mode(self.inference), torch.set_grad_enabled(self.grad):
+            yield
+
+
+def _join_rows(blocks: list[Any], pool: ThreadPoolExecutor, modes: _ThreadModes) -> Any:
+    """The row blocks' results joined along dimension -2 (copies in parallel, one per block)."""
+    first = blocks[0]
+    if first is None:
+        return None
+    if isinstance(first, tuple):
+        return tuple(_join_rows([b[j] for b in blocks], pool, modes) for j in range(len(first)))
+    sizes = [b.shape[-2] for b in blocks]
+    out = first.new_empty((*first.shape[:-2], sum(sizes), first.shape[-1]))
+    starts = [sum(sizes[:i]) for i in range(len(blocks))]
+
+    def copy(i: int) -> None:
+        with modes():
+            out[..., starts[i] : starts[i] + sizes[i], :].copy_(blocks[i])
+
+    copies = [pool.submit(copy, i) for i in range(1, len(blocks))]
+    copy(0)
+    for f in copies:
+        f.result()
+    return out
 
 
 def resolve_engine(choice: str, device: str | torch.device | None = None) -> str:

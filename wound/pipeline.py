@@ -96,16 +96,19 @@ def score_loaded(
     provenance: dict[str, Any] | None = None,
     before_store: Callable[[], object] | None = None,
     verdicts: Sequence[QualityVerdict] | None = None,
+    quality_recorded: bool = False,
 ) -> Iterator[Outcome]:
     """Gate, predict (one batch), score and store captures already in memory.
 
     ``items`` are ``(capture_id, capture, timings_ms so far)``; the captures must be in the store
     by the first write, which waits for ``before_store()`` (e.g. an ingest running alongside).
-    ``verdicts``: the gate's verdicts when the caller already ran it (one per item).
+    ``verdicts``: the gate's verdicts when the caller already ran it (one per item);
+    ``quality_recorded``: ``before_store()`` also put them on the capture records.
     """
     prov = {**predictor_provenance(predictor), **(provenance or {})}
     passed: list[tuple[str, Capture, dict[str, float], QualityVerdict]] = []
     ensure_stored = _once(before_store)
+    record_verdict = _stored_only if quality_recorded else _record_verdict
     for i, (cid, capture, timings) in enumerate(items):
         if verdicts is not None:
             verdict = verdicts[i]
@@ -118,7 +121,7 @@ def score_loaded(
         if verdict.ok:
             passed.append((cid, capture, timings, verdict))
             continue
-        error = _record_verdict(store, cid, verdict, ensure_stored)
+        error = record_verdict(store, cid, verdict, ensure_stored)
         if error:
             yield Outcome(cid, "failed", error, timings_ms=timings)
             continue
@@ -139,24 +142,27 @@ def score_loaded(
         for cid, _, timings, _ in passed:
             yield Outcome(cid, "failed", f"prediction failed: {exc}", timings_ms=timings)
         return
-    for (cid, capture, timings, verdict), pred in zip(passed, predictions, strict=True):
-        t0 = time.perf_counter()
-        timings = {**timings, **pred.timings_ms}
-        wound_score = score_prediction(
-            pred,
-            capture_id=cid,
-            spacing_mm=capture.spacing_mm,
-            quality=verdict,
-            timings_ms=timings,
-            provenance=prov,
-        )
-        timings["score"] = _ms(t0)
-        final = wound_score.model_copy(update={"timings_ms": _round(timings)})
-        error = _record_verdict(store, cid, verdict, ensure_stored)
-        if error:
-            yield Outcome(cid, "failed", error, timings_ms=timings)
-            continue
-        yield _store(store, predictor.model_id, cid, "scored", final, pred.arrays(), timings, force)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="maps") as pool:
+        for (cid, capture, timings, verdict), pred in zip(passed, predictions, strict=True):
+            t0 = time.perf_counter()
+            maps = pool.submit(pred.arrays)  # the stored maps' encoding beside the score
+            timings = {**timings, **pred.timings_ms}
+            wound_score = score_prediction(
+                pred,
+                capture_id=cid,
+                spacing_mm=capture.spacing_mm,
+                quality=verdict,
+                timings_ms=timings,
+                provenance=prov,
+            )
+            arrays = maps.result()
+            timings["score"] = _ms(t0)
+            final = wound_score.model_copy(update={"timings_ms": _round(timings)})
+            error = record_verdict(store, cid, verdict, ensure_stored)
+            if error:
+                yield Outcome(cid, "failed", error, timings_ms=timings)
+                continue
+            yield _store(store, predictor.model_id, cid, "scored", final, arrays, timings, force)
 
 
 def score_file(
@@ -180,10 +186,11 @@ def score_file(
     Scheduled for the shortest time to result on a small CPU (BENCHMARKS.md): the ingest's CPU
     work (``prepare_capture``: id, validation, TIFF and preview encoding, checksums) runs in a
     thread beside the single-threaded quality gate and is done before the forward pass starts,
-    so it never takes a core from it; only its writes (``commit_capture``, mostly I/O) overlap
-    the prediction, at a lower priority (:func:`lower_thread_priority`). The results are
-    written once the capture is stored. The capture id comes from the prepare step (one hash
-    of the cube per capture)."""
+    so it never takes a core from it; only its writes (``commit_capture``, then the quality
+    verdict: mostly I/O) overlap the prediction, at a lower priority
+    (:func:`lower_thread_priority`). After the forward the stored maps are encoded beside the
+    score (:func:`score_loaded`). The results are written once the capture is stored. The
+    capture id comes from the prepare step (one hash of the cube per capture)."""
     t0 = time.perf_counter()
     options = IngestOptions(
         pseudonym_key,
@@ -217,7 +224,7 @@ def score_file(
                 return Outcome(cid, "failed", failure(path, exc), path=path)
             message = f"already predicted by model {predictor.model_id}"
             return Outcome(cid, "skipped", message, path=path)
-        committing = pool.submit(_commit_niced, store, prepared)
+        committing = pool.submit(_commit_niced, store, prepared, verdict)
         try:
             outcomes = list(
                 score_loaded(
@@ -229,6 +236,7 @@ def score_file(
                     provenance=provenance,
                     before_store=committing.result,
                     verdicts=[verdict],
+                    quality_recorded=True,
                 )
             )
         except Exception as exc:
@@ -254,9 +262,14 @@ def lower_thread_priority(niceness: int = INGEST_NICENESS) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
 
 
-def _commit_niced(store: CaptureStore, prepared: PreparedCapture) -> PutResult:
+def _commit_niced(
+    store: CaptureStore, prepared: PreparedCapture, verdict: QualityVerdict
+) -> PutResult:
+    """Write the capture, then its quality verdict (both beside the forward pass, niced)."""
     lower_thread_priority()
-    return store.commit_capture(prepared)
+    result = store.commit_capture(prepared)
+    store.set_quality(result.capture_id, verdict.model_dump(mode="json"))
+    return result
 
 
 def _once(step: Callable[[], object] | None) -> Callable[[], None]:
@@ -271,6 +284,14 @@ def _once(step: Callable[[], object] | None) -> Callable[[], None]:
             done = True
 
     return call
+
+
+def _stored_only(
+    store: CaptureStore, cid: str, verdict: QualityVerdict, ensure_stored: Callable[[], None]
+) -> str | None:
+    """Wait until the capture is stored with its verdict (put there by ``before_store``)."""
+    ensure_stored()
+    return None
 
 
 def _record_verdict(

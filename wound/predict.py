@@ -41,7 +41,7 @@ from torch.nn import functional as F
 from wound.bands import check_wavelengths
 from wound.calibration import UNCALIBRATED, Calibration
 from wound.capture import Capture
-from wound.engines import Engine, beside_engine, build_engine, store_engine
+from wound.engines import Engine, beside_engine, build_engine, rows_beside, store_engine
 from wound.errors import BandMismatchError, StoreError
 from wound.networks import ModelInfo, RoiMode, load_network, size_divisor
 from wound.outcome import HealingOutcome
@@ -335,7 +335,7 @@ class Predictor:
     ) -> list[Prediction]:
         t0, self._forward_s = time.perf_counter(), 0.0
         probs, heal = self._probabilities(self.normalise(cubes), keep_logits)
-        labels, uncertainty = _labels_uncertainty(
+        labels, uncertainty = rows_beside(self.engine, _labels_uncertainty)(
             probs,
             heal,
             self.calibration.healing_threshold,
@@ -396,7 +396,8 @@ class Predictor:
                 logits = resize_images(logits, full)
                 if not dims and keep_logits is not None and not keep_logits:
                     keep_logits.append(logits.clone())
-                p, h = _activate(logits, self.spec, self.calibration)
+                # per pixel: row blocks in parallel beside onnxruntime (wound.engines)
+                p, h = rows_beside(self.engine, _activate)(logits, self.spec, self.calibration)
                 probs = p if probs is None else probs.add_(p)
                 if h is not None:
                     heal = h if heal is None else heal.add_(h)

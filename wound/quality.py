@@ -185,7 +185,8 @@ def check_quality(
     # so a high-resolution capture with strong per-pixel noise is not taken for pure noise
     # (white noise stays uncorrelated after block averaging).
     factor = max(1, min(cube.shape[1:]) // lim.registration_size)
-    crop = _centre_crop(_block_mean(cube[~flat], factor), 256)
+    blocks = _block_mean(cube, factor)  # once: the registration check below reuses it
+    crop = _centre_crop(blocks[~flat], 256)
     corr = _neighbour_correlation(crop)
     metrics["neighbour_correlation"] = float(np.median(corr))
     if np.median(corr) < lim.min_neighbour_correlation:
@@ -208,7 +209,10 @@ def check_quality(
         )
     elif cube.shape[0] >= 2:
         shifts, reliable = band_shifts(
-            cube, size=lim.registration_size, min_correlation=lim.min_registration_correlation
+            cube,
+            size=lim.registration_size,
+            min_correlation=lim.min_registration_correlation,
+            block_mean=blocks,
         )
         metrics["band_shift_px"] = [round(float(s), 2) for s in shifts]
         checked = shifts[reliable]
@@ -241,19 +245,25 @@ def check_quality(
 
 
 def band_shifts(
-    cube: np.ndarray, *, size: int = 256, min_correlation: float = 0.2
+    cube: np.ndarray,
+    *,
+    size: int = 256,
+    min_correlation: float = 0.2,
+    block_mean: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-band shift magnitude (pixels, full resolution) vs the leave-one-out consensus.
 
     Returns ``(shifts, reliable)``; ``reliable`` is False where the band's gradient image does
     not correlate with the consensus (no common structure to register on). Method: module
-    docstring.
+    docstring. ``block_mean``: the cube's block mean at this ``size``'s factor when the caller
+    has it already (:func:`check_quality`: the full cube is read once, not twice).
     """
     c, h, w = cube.shape
     shifts = np.zeros(c)
     reliable = np.zeros(c, dtype=bool)
     factor = max(1, min(h, w) // size)
-    grads = _gradient_magnitude(_block_mean(cube, factor))
+    blocks = _block_mean(cube, factor) if block_mean is None else block_mean
+    grads = _gradient_magnitude(blocks)
     if c < 2 or min(grads.shape[1:]) < 4:
         return shifts, reliable
     grads -= grads.mean(axis=(1, 2), keepdims=True)

@@ -162,6 +162,84 @@ def test_engine_recorded_in_the_score_provenance(
     outcome = score_file(store, predictor, path, pseudonym_key=b"k")
     assert outcome.status == "scored", outcome.message
     assert outcome.score is not None and outcome.score.provenance["engine"] == "onnxruntime"
+    # the verdict is written beside the forward pass (score_file's commit step), still stored
+    quality = store.get_record(outcome.capture_id).quality
+    assert quality is not None and quality["ok"] is True
+
+
+def test_score_file_stores_a_refusal_and_its_verdict(
+    store: LocalStore, captures: list[Capture], tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from wound.io import write_capture
+    from wound.pipeline import score_file
+
+    bad = dataclasses.replace(captures[1], cube=np.clip(captures[1].cube * 3, 0, 1))
+    path = write_capture(bad, tmp_path / "over-exposed.tif")
+    predictor = Predictor.from_store(store, "depth", device="cpu", engine="onnxruntime")
+    outcome = score_file(store, predictor, path, pseudonym_key=b"k")
+    assert outcome.status == "refused" and "saturated" in outcome.message
+    quality = store.get_record(outcome.capture_id).quality
+    assert quality is not None and quality["reasons"][0]["code"] == "saturated"
+    record, arrays = store.get_prediction(outcome.capture_id, "depth")
+    assert record.status == "refused" and arrays == {}
+
+
+def _ort_engine(threads: int) -> OnnxRuntimeEngine:
+    """A real onnxruntime engine (an identity graph) with ``threads`` intra-op threads."""
+    from onnx import TensorProto, helper
+
+    io_shape = ["n", "c", "h", "w"]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["bands"], ["logits"])],
+        "identity",
+        [helper.make_tensor_value_info("bands", TensorProto.FLOAT, io_shape)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, io_shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return OnnxRuntimeEngine(model.SerializeToString(), threads=threads)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 64, 1280), (2, 7, 37, 51), (1, 7, 2, 9)])
+@pytest.mark.parametrize("wound_threshold", [None, 0.4])
+def test_row_blocks_equal_the_whole(
+    shape: tuple[int, int, int, int], wound_threshold: float | None
+) -> None:
+    """The predictor's per-pixel work in row blocks beside onnxruntime (``rows_beside``, 3
+    threads here) gives what it gives on the whole tensors, in-place changes included: equal
+    up to float32 rounding (1e-6; a block's last elements can take torch's scalar path instead
+    of its vectorised one, a 1-ulp difference, as torch's own thread split does), exactly
+    equal when every block's size is a multiple of the vector width (1280 columns)."""
+
+    def same(a: torch.Tensor, b: torch.Tensor) -> None:
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if shape[-1] % 64 == 0 or not a.dtype.is_floating_point:
+            assert torch.equal(a, b)
+        else:
+            assert float((a - b).abs().max()) <= 1e-6
+
+    from wound.calibration import UNCALIBRATED
+    from wound.engines import rows_beside
+    from wound.predict import _activate, _labels_uncertainty
+
+    spec = get_task("burn-depth")
+    engine = _ort_engine(threads=3)
+    logits = torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape))) * 4
+    cal = UNCALIBRATED.model_copy(update={"class_temperature": 1.3})
+    with torch.inference_mode():
+        want_p, want_h = _activate(logits, spec, cal)
+        got_p, got_h = rows_beside(engine, _activate)(logits, spec, cal)
+        assert want_h is not None and got_h is not None
+        same(want_p, got_p)
+        same(want_h, got_h)
+        args = (0.5, spec.wound_classes, wound_threshold)
+        want = _labels_uncertainty(want_p, want_h, *args)
+        got = rows_beside(engine, _labels_uncertainty)(got_p, got_h, *args)
+    for a, b in zip(want, got, strict=True):
+        same(a, b)  # labels: exactly (no pixel here is within rounding of a tie)
+    same(want_h, got_h)  # healing zeroed outside skin in place, block by block
+    assert rows_beside(TorchEngine(torch.nn.Identity(), amp=False, channels_last=False), sum) is sum
 
 
 def test_onnx_exported_once_and_kept_in_the_registry(
