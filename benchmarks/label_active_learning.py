@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +42,10 @@ from labeling.pull import pull  # noqa: E402
 from labeling.push import push, pushed_captures  # noqa: E402
 from labeling.queue import rank  # noqa: E402
 from labeling.renderings import rendering_store  # noqa: E402
-from labeling.server import LocalServer, ensure_venv, free_port  # noqa: E402
+from tests.labeling.conftest import fill_phantom, local_server  # noqa: E402
 from training.config import parse_config  # noqa: E402
 from training.run import train  # noqa: E402
-from wound.phantom import PhantomConfig, synth_cohort  # noqa: E402
 from wound.predict import Predictor  # noqa: E402
-from wound.pseudonym import pseudonymise  # noqa: E402
 from wound.store import LocalStore  # noqa: E402
 from wound.store.base import CaptureStore  # noqa: E402
 from wound.taxonomy import WOUND_CLASSES  # noqa: E402
@@ -130,28 +126,20 @@ def main() -> None:
     args = parser.parse_args()
     t_start = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="label-al-"))
-    server = LocalServer(
-        executable=ensure_venv(ROOT / ".venv-ls"),
-        data_dir=work / "ls",
-        document_root=work,
-        username="al@wound.local",
-        password=secrets.token_hex(8),
-        token=secrets.token_hex(20),
-        port=free_port(),
-    )
-    config = PhantomConfig(height=args.size, width=args.size)
+    server = local_server(work / "ls", work, username="al@wound.local")
     rng = np.random.default_rng(args.seed)
     with LocalStore(work / "home") as store, server:
         store.init()
         by_subject: dict[str, list[str]] = {}
-        cohort = synth_cohort(
-            subjects=args.subjects, captures_per_subject=args.captures, seed=21, config=config
-        )
-        for capture in cohort:
-            subject = pseudonymise(capture.metadata.subject, b"active-learning")
-            meta = capture.metadata.model_copy(update={"subject": subject})
-            cid = store.put_capture(replace(capture, metadata=meta)).capture_id
-            by_subject.setdefault(subject, []).append(cid)
+        for cid in fill_phantom(
+            store,
+            subjects=args.subjects,
+            captures=args.captures,
+            seed=21,
+            size=args.size,
+            key=b"active-learning",
+        ):
+            by_subject.setdefault(store.get_record(cid).subject, []).append(cid)
         subjects = list(by_subject)
         test_ids = [c for s in subjects[-args.test_subjects :] for c in by_subject[s]]
         pool = [c for s in subjects[: -args.test_subjects] for c in by_subject[s]]

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +35,9 @@ from labeling.client import connect  # noqa: E402
 from labeling.config import labeling_config, task_labels  # noqa: E402
 from labeling.push import push  # noqa: E402
 from labeling.renderings import rendering_store  # noqa: E402
-from labeling.server import LocalServer, ensure_venv, free_port  # noqa: E402
 from labeling.task_data import build_task  # noqa: E402
-from tests.labeling.conftest import tiny_predictor  # noqa: E402
-from wound.phantom import PhantomConfig, synth_cohort  # noqa: E402
-from wound.pseudonym import pseudonymise  # noqa: E402
+from tests.labeling.conftest import fill_phantom, local_server, tiny_predictor  # noqa: E402
+from wound.phantom import PhantomConfig  # noqa: E402
 from wound.store import LocalStore  # noqa: E402
 
 
@@ -52,26 +48,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="label-push-"))
-    server = LocalServer(
-        executable=ensure_venv(ROOT / ".venv-ls"),
-        data_dir=work / "ls",
-        document_root=work,
-        username="bench@wound.local",
-        password=secrets.token_hex(8),
-        token=secrets.token_hex(20),
-        port=free_port(),
-    )
-    config = PhantomConfig(height=args.size, width=args.size)
+    server = local_server(work / "ls", work, username="bench@wound.local")
     with LocalStore(work / "home") as store, server:
         store.init()
         subjects = -(-args.tasks // 4)
-        cohort = synth_cohort(subjects=subjects, captures_per_subject=4, seed=11, config=config)
-        for capture in list(cohort)[: args.tasks]:
-            meta = capture.metadata.model_copy(
-                update={"subject": pseudonymise(capture.metadata.subject, b"bench")}
-            )
-            store.put_capture(replace(capture, metadata=meta))
-        predictor = tiny_predictor(len(config.wavelengths_nm))
+        fill_phantom(
+            store,
+            subjects=subjects,
+            captures=4,
+            seed=11,
+            size=args.size,
+            key=b"bench",
+            limit=args.tasks,
+        )
+        predictor = tiny_predictor(len(PhantomConfig().wavelengths_nm))
         renderings = rendering_store(store, document_root=work)
         labels = task_labels("burn-depth")
         with connect(server.url, server.token) as client:

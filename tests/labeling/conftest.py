@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -29,18 +30,27 @@ SIZE = 48
 def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """Label Studio 1.23.2 on 127.0.0.1; its document root is the session's temp folder, so the
     local stores the tests make (under ``tmp_path``) can serve renderings."""
-    exe = ensure_venv(REPO / ".venv-ls")
-    server = LocalServer(
-        executable=exe,
-        data_dir=tmp_path_factory.mktemp("label-studio"),
-        document_root=tmp_path_factory.getbasetemp(),
+    server = local_server(
+        tmp_path_factory.mktemp("label-studio"),
+        tmp_path_factory.getbasetemp(),
         username="clinician@wound.local",
+    )
+    with server:
+        yield server
+
+
+def local_server(data_dir: Path, document_root: Path, *, username: str) -> LocalServer:
+    """A Label Studio (not yet started) of the checkout's ``.venv-ls`` on a free loopback port,
+    with a fresh random password and API token (tests and benchmarks)."""
+    return LocalServer(
+        executable=ensure_venv(REPO / ".venv-ls"),
+        data_dir=data_dir,
+        document_root=document_root,
+        username=username,
         password=secrets.token_hex(8),
         token=secrets.token_hex(20),
         port=free_port(),
     )
-    with server:
-        yield server
 
 
 @pytest.fixture
@@ -52,14 +62,25 @@ def ls_client(label_studio: LocalServer) -> Iterator[LabelStudio]:
         yield client
 
 
-def fill_phantom(store: CaptureStore, *, subjects: int = 2, captures: int = 2) -> list[str]:
-    """Store a tiny phantom cohort (48 x 48); returns the capture ids, oldest first."""
-    config = PhantomConfig(height=SIZE, width=SIZE)
+def fill_phantom(
+    store: CaptureStore,
+    *,
+    subjects: int = 2,
+    captures: int = 2,
+    seed: int = 3,
+    size: int = SIZE,
+    key: bytes = b"labeling-test-key",
+    limit: int | None = None,
+) -> list[str]:
+    """Store a phantom cohort (``size`` px square; its first ``limit`` captures), subjects
+    pseudonymised with ``key``; returns the capture ids, oldest first."""
+    config = PhantomConfig(height=size, width=size)
     ids = []
-    for capture in synth_cohort(
-        subjects=subjects, captures_per_subject=captures, seed=3, config=config
-    ):
-        subject = pseudonymise(capture.metadata.subject, b"labeling-test-key")
+    cohort = synth_cohort(
+        subjects=subjects, captures_per_subject=captures, seed=seed, config=config
+    )
+    for capture in islice(cohort, limit):
+        subject = pseudonymise(capture.metadata.subject, key)
         meta = capture.metadata.model_copy(update={"subject": subject})
         ids.append(store.put_capture(replace(capture, metadata=meta)).capture_id)
     return ids
