@@ -17,7 +17,8 @@ Ratio: dashboard p50 / ``wound predict FILE`` p50 (target <= 1.5); also against 
 For scale, the pipeline alone in this process with the model loaded (``score_file``, forced):
 what the page adds on top of it is Streamlit's rerun, the drawing and the browser.
 Usage: python benchmarks/dashboard.py [--runs 8] [--cli-runs 3] [--height 1024] [--width 1280]
-Writes bench-out/dashboard.json. Needs /usr/bin/chromium (`make browser`).
+Writes bench-out/dashboard.json. Needs /usr/bin/chromium (`make browser`), launched as the browser
+tests launch it (tests/browser.py).
 """
 
 from __future__ import annotations
@@ -37,20 +38,16 @@ from pathlib import Path
 import torch
 from default_model import default_spec  # benchmarks/default_model.py (the script folder)
 
-from reliability.servers import streamlit_server
-from wound.io import write_capture
-from wound.networks import ModelInfo, build_network, weights_to_bytes
-from wound.phantom import PhantomConfig, synth_capture
-from wound.store import LocalStore
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests/browser.py: the browser tests' Chromium launcher
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from reliability.servers import streamlit_server  # noqa: E402
+from tests import browser  # noqa: E402
+from wound.io import write_capture  # noqa: E402
+from wound.networks import ModelInfo, build_network, weights_to_bytes  # noqa: E402
+from wound.phantom import PhantomConfig, synth_capture  # noqa: E402
+from wound.store import LocalStore  # noqa: E402
+
 KEY = "bench-pseudonym-key"
 MODEL_ID = "bench-default"
 
@@ -78,7 +75,7 @@ def register_default(home: Path, wavelengths: tuple[float, ...]) -> None:
 
 def dashboard_runs(url: str, capture: Path, runs: int) -> tuple[float, list[float]]:
     """(cold ms, warm ms per press): click "Score" -> new caption shown and overlay loaded."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import Page, expect
 
     expect.set_options(timeout=300_000)
     # the result's caption ("... · scored <time> UTC") is new once the press has rendered
@@ -93,12 +90,8 @@ def dashboard_runs(url: str, capture: Path, runs: int) -> tuple[float, list[floa
         return !!img && img.complete && img.naturalWidth > 0;
     }"""
     times: list[float] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1900})
-        page.set_default_timeout(300_000)
+    with browser.chromium_page(width=1400, height=1900, timeout_ms=300_000) as page:
+        assert isinstance(page, Page)
         page.goto(url)
         expect(page.get_by_role("heading", name="Score a capture")).to_be_visible()
         page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(capture)
@@ -111,7 +104,6 @@ def dashboard_runs(url: str, capture: Path, runs: int) -> tuple[float, list[floa
             page.get_by_role("button", name="Score", exact=True).click()
             page.wait_for_function(rendered, arg=before, polling="raf")
             times.append((time.perf_counter() - t0) * 1000)
-        browser.close()
     return times[0], times[1:]
 
 
