@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ from wound.capture import Capture
 from wound.errors import RecordExistsError, RecordNotFoundError, WoundError
 from wound.ingest import IngestOptions, Outcome, failure, read_file
 from wound.io import ReadLimits
-from wound.predict import Predictor
+from wound.predict import Prediction, Predictor
 from wound.quality import QualityLimits, QualityVerdict, check_quality
 from wound.score_format import one_line
 from wound.scoring import Score, refusal_score, score_prediction
@@ -97,13 +97,15 @@ def score_loaded(
     before_store: Callable[[], object] | None = None,
     verdicts: Sequence[QualityVerdict] | None = None,
     quality_recorded: bool = False,
+    predictions: Sequence[Prediction] | None = None,
 ) -> Iterator[Outcome]:
     """Gate, predict (one batch), score and store captures already in memory.
 
     ``items`` are ``(capture_id, capture, timings_ms so far)``; the captures must be in the store
     by the first write, which waits for ``before_store()`` (e.g. an ingest running alongside).
     ``verdicts``: the gate's verdicts when the caller already ran it (one per item);
-    ``quality_recorded``: ``before_store()`` also put them on the capture records.
+    ``quality_recorded``: ``before_store()`` also put them on the capture records;
+    ``predictions``: the passing items' predictions when the caller already ran the predictor.
     """
     prov = {**predictor_provenance(predictor), **(provenance or {})}
     passed: list[tuple[str, Capture, dict[str, float], QualityVerdict]] = []
@@ -137,7 +139,8 @@ def score_loaded(
     if not passed:
         return
     try:
-        predictions = predictor.predict_many([capture for _, capture, _, _ in passed])
+        if predictions is None:
+            predictions = predictor.predict_many([capture for _, capture, _, _ in passed])
     except (WoundError, RuntimeError, ValueError) as exc:
         for cid, _, timings, _ in passed:
             yield Outcome(cid, "failed", f"prediction failed: {exc}", timings_ms=timings)
@@ -185,12 +188,14 @@ def score_file(
 
     Scheduled for the shortest time to result on a small CPU (BENCHMARKS.md): the ingest's CPU
     work (``prepare_capture``: id, validation, TIFF and preview encoding, checksums) runs in a
-    thread beside the single-threaded quality gate and is done before the forward pass starts,
-    so it never takes a core from it; only its writes (``commit_capture``, then the quality
-    verdict: mostly I/O) overlap the prediction, at a lower priority
-    (:func:`lower_thread_priority`). After the forward the stored maps are encoded beside the
-    score (:func:`score_loaded`). The results are written once the capture is stored. The
-    capture id comes from the prepare step (one hash of the cube per capture)."""
+    thread beside the single-threaded quality gate; a capture that passes goes to the predictor
+    at once, while that thread finishes preparing and then, at a lower priority
+    (:func:`lower_thread_priority`), writes the capture and its verdict (``commit_capture``,
+    ``set_quality``). After the forward the stored maps are encoded beside the score
+    (:func:`score_loaded`); the results are written once the capture is stored. The capture id
+    comes from the prepare step (one hash of the cube per capture), so a capture that already
+    has a prediction of the model is recognised after its forward pass (then ``skipped``:
+    nothing written but the same capture and verdict)."""
     t0 = time.perf_counter()
     options = IngestOptions(
         pseudonym_key,
@@ -210,6 +215,15 @@ def score_file(
         t0 = time.perf_counter()
         verdict = check_quality(capture, wavelengths=predictor.info.wavelengths_nm, limits=limits)
         timings["gate"] = _ms(t0)
+        predictions: list[Prediction] | None = None
+        failed: Exception | None = None
+        committing: Future[PutResult] | None = None
+        if verdict.ok:  # the forward starts now, beside the rest of the ingest's CPU work
+            committing = pool.submit(_commit_niced, store, preparing, verdict)
+            try:
+                predictions = predictor.predict_many([capture])
+            except (WoundError, RuntimeError, ValueError) as exc:
+                failed = exc
         t0 = time.perf_counter()
         try:
             prepared = preparing.result()
@@ -217,14 +231,21 @@ def score_file(
             return Outcome("", "failed", failure(path, exc), path=path)
         timings["prepare_wait"] = _ms(t0)
         cid = prepared.capture_id
+        if failed is not None:
+            message = f"prediction failed: {failed}"
+            return Outcome(cid, "failed", message, timings_ms=timings, path=path)
         if not force and has_prediction(store, cid, predictor.model_id):
             try:  # the same capture: nothing to do; other content under its id: a conflict
-                store.commit_capture(prepared)
+                if committing is None:
+                    store.commit_capture(prepared)
+                else:
+                    committing.result()
             except Exception as exc:
                 return Outcome(cid, "failed", failure(path, exc), path=path)
             message = f"already predicted by model {predictor.model_id}"
             return Outcome(cid, "skipped", message, path=path)
-        committing = pool.submit(_commit_niced, store, prepared, verdict)
+        if committing is None:
+            committing = pool.submit(_commit_niced, store, preparing, verdict)
         try:
             outcomes = list(
                 score_loaded(
@@ -237,6 +258,7 @@ def score_file(
                     before_store=committing.result,
                     verdicts=[verdict],
                     quality_recorded=True,
+                    predictions=predictions,
                 )
             )
         except Exception as exc:
@@ -263,9 +285,11 @@ def lower_thread_priority(niceness: int = INGEST_NICENESS) -> None:
 
 
 def _commit_niced(
-    store: CaptureStore, prepared: PreparedCapture, verdict: QualityVerdict
+    store: CaptureStore, preparing: Future[PreparedCapture], verdict: QualityVerdict
 ) -> PutResult:
-    """Write the capture, then its quality verdict (both beside the forward pass, niced)."""
+    """Once prepared, write the capture, then its quality verdict (beside the forward
+    pass, niced)."""
+    prepared = preparing.result()
     lower_thread_priority()
     result = store.commit_capture(prepared)
     store.set_quality(result.capture_id, verdict.model_dump(mode="json"))

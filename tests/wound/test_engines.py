@@ -165,6 +165,10 @@ def test_engine_recorded_in_the_score_provenance(
     # the verdict is written beside the forward pass (score_file's commit step), still stored
     quality = store.get_record(outcome.capture_id).quality
     assert quality is not None and quality["ok"] is True
+    first, _ = store.get_prediction(outcome.capture_id, "depth", with_arrays=False)
+    again = score_file(store, predictor, path, pseudonym_key=b"k")  # the same file again
+    assert again.status == "skipped" and again.capture_id == outcome.capture_id
+    assert store.get_prediction(outcome.capture_id, "depth", with_arrays=False)[0] == first
 
 
 def test_score_file_stores_a_refusal_and_its_verdict(
@@ -175,7 +179,12 @@ def test_score_file_stores_a_refusal_and_its_verdict(
     from wound.io import write_capture
     from wound.pipeline import score_file
 
-    bad = dataclasses.replace(captures[1], cube=np.clip(captures[1].cube * 3, 0, 1))
+    good = captures[1]
+    bad = dataclasses.replace(  # over-exposed, under its own device id
+        good,
+        cube=np.clip(good.cube * 3, 0, 1),
+        metadata=good.metadata.model_copy(update={"capture_id": "over-exposed-1"}),
+    )
     path = write_capture(bad, tmp_path / "over-exposed.tif")
     predictor = Predictor.from_store(store, "depth", device="cpu", engine="onnxruntime")
     outcome = score_file(store, predictor, path, pseudonym_key=b"k")
@@ -310,6 +319,32 @@ def test_export_that_disagrees_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("wound.engines.torch.onnx.export", lambda *a, **k: a[2].write(graph))
     with pytest.raises(EngineError, match="differs from torch"):
         export_onnx(network, info)
+
+
+def test_export_runs_prelu_as_leaky_relu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MONAI's single-slope PReLU is exported as LeakyRelu of that slope (onnxruntime's
+    vectorised kernel): the same function, bit for bit, as the PRelu graph; the network
+    itself is left as it was."""
+    import onnx
+
+    info = _info("burn-depth")
+    torch.manual_seed(5)
+    network = build_network(info.network).eval()
+    slopes = [m for m in network.modules() if isinstance(m, torch.nn.PReLU)]
+    assert slopes  # the default networks use it
+    with torch.no_grad():
+        for i, m in enumerate(slopes):
+            m.weight.fill_(0.05 + 0.1 * i)  # distinct slopes, each where its layer is
+    graph = export_onnx(network, info)
+    ops = {node.op_type for node in onnx.load_from_string(graph).graph.node}
+    assert "LeakyRelu" in ops and "PRelu" not in ops
+    assert [m for m in network.modules() if isinstance(m, torch.nn.PReLU)] == slopes
+    monkeypatch.setattr("wound.engines._onnx_friendly", lambda net: net)
+    prelu_graph = export_onnx(network, info)
+    assert "PRelu" in {node.op_type for node in onnx.load_from_string(prelu_graph).graph.node}
+    x = torch.randn(2, 8, 40, 56, generator=torch.Generator().manual_seed(0)) * 3
+    got = OnnxRuntimeEngine(graph, threads=1)(x)
+    assert torch.equal(got, OnnxRuntimeEngine(prelu_graph, threads=1)(x))
 
 
 def test_onnxruntime_refuses_a_bad_graph() -> None:
