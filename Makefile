@@ -10,7 +10,7 @@ DEMO_DATA ?= demo-data
 # are the same on every run (real deployments keep WOUND_PSEUDONYM_KEY secret).
 WOUND := WOUND_HOME=$(DEMO_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 
-.PHONY: venv labelstudio browser test test-gpu lint demo train-demo dashboard bench reliability clean
+.PHONY: venv labelstudio browser test test-gpu lint demo demo-ulcer train-demo dashboard bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,23 @@ demo: venv
 	$(WOUND) train --config configs/burn-depth.yaml --source store --output-dir runs/demo
 	$(WOUND) predict --all || [ $$? -eq 2 ]  # 2 = some captures refused by the quality gate (shown)
 	$(WOUND) summary
+
+# Ulcer healing from the first visit (docs/longitudinal.md), on its own embedded store: a diabetic
+# foot ulcer series cohort (weekly visits, weeks 0-2) -> ingest -> train ulcer-healing (evaluated
+# against the spectral oximetry index and the 2-week area trend: the three-way table) -> predict
+# every capture -> the timeline of the first held-out subject.
+DEMO_ULCER_HOME ?= .wound-demo-ulcer
+DEMO_ULCER_RUN ?= runs/demo-ulcer
+WOUND_ULCER := WOUND_HOME=$(DEMO_ULCER_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
+demo-ulcer: venv
+	rm -rf $(DEMO_ULCER_HOME) $(DEMO_ULCER_RUN)
+	$(WOUND_ULCER) synth $(DEMO_ULCER_RUN)/data --series dfu --subjects 80 --visits 3 \
+		--interval-days 7 --size 96 --seed 11
+	$(WOUND_ULCER) store init
+	$(WOUND_ULCER) ingest $(DEMO_ULCER_RUN)/data
+	$(WOUND_ULCER) train --config configs/ulcer-healing.yaml --output-dir $(DEMO_ULCER_RUN)/model
+	$(WOUND_ULCER) predict --all || [ $$? -eq 2 ]  # 2 = some captures refused by the quality gate
+	$(WOUND_ULCER) timeline "$$($(PY) -c 'import json,sys; print(json.load(open(sys.argv[1]))["val_subjects"][0])' $(DEMO_ULCER_RUN)/model/split.json)"
 
 # Train the default model only (the size of the demo's training step).
 train-demo: venv

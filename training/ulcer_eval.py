@@ -38,13 +38,12 @@ from training.ulcer_outcome import (
     OUTCOME_BINS,
     first_visits,
     fit_logistic,
-    model_features,
     outcome_label,
 )
 from wound.capture import Capture
 from wound.networks import ModelInfo
 from wound.outcome import periwound_ring
-from wound.predict import Predictor
+from wound.predict import Prediction, Predictor
 
 MODEL, OXIMETRY, AREA = (
     "ulcer-healing model (visit 1)",
@@ -105,6 +104,38 @@ def oximetry_features(captures: Sequence[Capture]) -> np.ndarray:
         spectrum = np.clip(np.asarray(cap.cube, dtype=np.float64)[:, ring].mean(axis=1), 1e-4, None)
         rows.append(np.log(spectrum[:-1] / spectrum[-1]))
     return np.asarray(rows, dtype=np.float64)
+
+
+def periwound_map_auc(captures: Sequence[Capture], preds: Sequence[Prediction]) -> dict[str, Any]:
+    """Per-pixel AUC of the viability map against the truth on the true periwound rings."""
+    ys, ps = [], []
+    for cap, pred in zip(captures, preds, strict=True):
+        truth = cap.truth
+        if truth is None or truth.healing is None or truth.wound_mask is None:
+            continue
+        ring = periwound_ring(np.asarray(truth.wound_mask) > 0, cap.spacing_mm)
+        ys.append(np.asarray(truth.healing)[ring] > 0)
+        ps.append(np.asarray(pred.healing_prob)[ring])
+    if not ys:
+        return {"pixels": 0, "auc": None, "non_viable_share": None}
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    return {
+        "pixels": int(y.size),
+        "auc": _finite(roc_auc(y, p)),
+        "non_viable_share": float(1.0 - y.mean()),
+    }
+
+
+def balanced_threshold(y: np.ndarray, score: np.ndarray) -> float:
+    """The threshold on any score (not only a probability: percent area reduction may be
+    negative or above 1) maximising min(sensitivity, specificity), score >= it = responder;
+    candidates midway between consecutive distinct scores."""
+    values = np.unique(np.asarray(score, dtype=np.float64))
+    cands = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
+    pos, neg = y == 1, y == 0
+    sens = np.array([(score[pos] >= t).mean() for t in cands])
+    spec = np.array([(score[neg] < t).mean() for t in cands])
+    return float(cands[int(np.argmax(np.minimum(sens, spec)))])
 
 
 def _finite(value: float | None) -> float | None:
@@ -174,7 +205,13 @@ def evaluate_outcomes(
     # 1. the model, at its saved operating point
     predictor = Predictor(model, info, device=device)
     outcome = info.outcome
-    p_model = np.array([outcome.probability(f) for f in model_features(predictor, held)])
+    preds = predictor.predict_many(list(held))
+    p_model = np.array(
+        [
+            outcome.predict(np.asarray(p.healing_prob), p.wound_mask, c.spacing_mm)
+            for p, c in zip(preds, held, strict=True)
+        ]
+    )
     rows.append(
         _row(MODEL, y, p_model, outcome.threshold, tertiles, probability=True, rule=outcome.rule)
     )
@@ -197,9 +234,7 @@ def evaluate_outcomes(
         fit_trend = [c for c in fit if _key(c) in train_week2]
         y_trend = np.array([outcome_label(c) for c in fit_trend], dtype=np.int64)
         if trend and y_trend.any() and not y_trend.all():
-            t_area, _ = choose_operating_point(
-                y_trend, area_trend(fit_trend, train_week2), OPERATING_RULE
-            )
+            t_area = balanced_threshold(y_trend, area_trend(fit_trend, train_week2))
             rows.append(
                 _row(
                     AREA,
@@ -213,6 +248,7 @@ def evaluate_outcomes(
             )
     return {
         "outcome": outcome.outcome,
+        "periwound_map": periwound_map_auc(held, preds),
         "subjects": int(y.size),
         "responders": int(y.sum()),
         "training_subjects": int(y_fit.size),
@@ -242,9 +278,18 @@ def markdown(outcome: dict[str, Any]) -> str:
         by = " / ".join(f"{_fmt(c.get('auc'), 2)} (n={c.get('subjects', 0)})" for c in cells)
         lines.append(
             f"| {row['method']} | {_fmt(row['auc'])} | {_fmt(row['sensitivity'])} | "
-            f"{_fmt(row['specificity'])} | {_fmt(row['threshold'])} | {_fmt(row['ece'])} | {by} |"
+            f"{_fmt(row['specificity'])} | {_fmt(row['threshold'], 2)} | {_fmt(row['ece'])} | "
+            f"{by} |"
         )
-    lines += ["", "An aid to the clinician: a predicted probability, not a diagnosis."]
+    peri = outcome.get("periwound_map") or {}
+    lines += [
+        "",
+        f"Per-pixel viability map on the true periwound rings at visit 1: AUC "
+        f"{_fmt(peri.get('auc'))} over {peri.get('pixels', 0)} pixels "
+        f"({_fmt(peri.get('non_viable_share'))} non-viable).",
+        "",
+        "An aid to the clinician: a predicted probability, not a diagnosis.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,14 @@ import pytest
 from torch import nn
 
 from training.config import RunConfig, load_config
-from training.ulcer_eval import AREA, MODEL, OXIMETRY, evaluate_outcomes, markdown
+from training.ulcer_eval import (
+    AREA,
+    MODEL,
+    OXIMETRY,
+    balanced_threshold,
+    evaluate_outcomes,
+    markdown,
+)
 from training.ulcer_outcome import fit_outcome
 from wound.capture import Capture, CaptureMetadata, GroundTruth, ReferenceData
 from wound.networks import ModelInfo, NetworkSpec
@@ -196,3 +203,10 @@ def test_fit_outcome_learns_the_sign_and_chooses_on_calibration() -> None:
     assert (pred.healing_prob > 0).all()  # not zeroed outside the bed: the periwound is read
     with pytest.raises(ValueError, match="responders and non-responders"):
         fit_outcome(nn.Identity(), _info(), [c for c in train if c.metadata.subject == "s00"])
+
+
+def test_balanced_threshold_on_any_scale() -> None:
+    """Percent area reduction is not a probability: its threshold may be negative or > 1."""
+    y = np.array([0, 0, 1, 1, 1])
+    assert balanced_threshold(y, np.array([-20.0, 10.0, 40.0, 80.0, 95.0])) == 25.0
+    assert balanced_threshold(y, np.array([-40.0, -30.0, -10.0, -5.0, 0.0])) == -20.0
