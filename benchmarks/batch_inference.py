@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="Best of this many timings.")
     parser.add_argument("--device", default=None)
     parser.add_argument("--engines", default=None, help="Default: torch,onnxruntime on CPU.")
+    parser.add_argument(
+        "--batch-pixels", type=int, default=None, help="Pixels per batch (default: predictor's)."
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out/batch_inference.json"))
     args = parser.parse_args()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -119,7 +122,15 @@ def main() -> None:
     naive_net.load_state_dict(net.state_dict())
     names = (args.engines or ("torch,onnxruntime" if device.type == "cpu" else "torch")).split(",")
     predictors = {
-        name: Predictor(net, info, model_id="bench", device=device, engine=name) for name in names
+        name: Predictor(
+            net,
+            info,
+            model_id="bench",
+            device=device,
+            engine=name,
+            max_batch_pixels=args.batch_pixels,
+        )
+        for name in names
     }
 
     with FlopCounterMode(display=False) as counter, torch.no_grad():

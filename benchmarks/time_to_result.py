@@ -2,15 +2,17 @@
 
 Each run (``wound.pipeline.score_file``, what ``wound predict FILE`` does): read the file; the
 ingest's CPU work (``prepare_capture``: id, validation, TIFF + preview encoding, checksums) in a
-thread beside the quality gate; prediction (``Predictor``: one whole-image window; the engine's
-forward pass) while the capture's objects are written (``commit_capture``, niced); score; then
-the verdict and the prediction are stored, in a fresh embedded store. Stages: read, gate,
-prepare_wait (the gate waiting for the ingest's CPU work), predict (normalise, forward,
-activation, labels, uncertainty), score, store. The baseline is the same engine's bare forward
-pass on the same normalised input, timed just before each run; the engines alternate run by
-run so all see the same machine load. Reports per engine p50/p95 of the total, the forward and
-the rest, the stages, and the median over runs of total / forward; and the torch engine's
-p50 total over the onnxruntime engine's.
+thread beside the quality gate and then beside the prediction (``Predictor``: one whole-image
+window; the engine's forward pass), which starts once the gate passes; the capture's objects
+and verdict written (``commit_capture``, ``set_quality``, niced) beside the forward; score,
+with the stored maps encoded beside it; then the prediction is stored, in a fresh embedded
+store. Stages: read, gate, forward (the engine's calls), predict (the predictor's work around
+them: normalise, activation, labels, uncertainty), prepare_wait (waiting, after the
+prediction, for the ingest's prepare step), score, store. The baseline is the same engine's
+bare forward pass on the same normalised input, timed just before each run; the engines
+alternate run by run so all see the same machine load. Reports per engine p50/p95 of the
+total, the forward and the rest, the stages, and the median over runs of total / forward; and
+the torch engine's p50 total over the onnxruntime engine's.
 
 Targets (2 CPU cores): total <= 1.5x the bare forward of the engine used (onnxruntime, the CPU
 default) and torch's time to result >= 2x onnxruntime's. Default model: the network of
