@@ -68,7 +68,7 @@ DEMO_ULCER_RUN ?= runs/demo-ulcer
 WOUND_ULCER := WOUND_HOME=$(DEMO_ULCER_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 demo-ulcer: venv
 	rm -rf $(DEMO_ULCER_HOME) $(DEMO_ULCER_RUN)
-	$(WOUND_ULCER) synth $(DEMO_ULCER_RUN)/data --series dfu --subjects 80 --visits 3 \
+	$(WOUND_ULCER) synth $(DEMO_ULCER_RUN)/data --series dfu --subjects 120 --visits 3 \
 		--interval-days 7 --size 96 --seed 11
 	$(WOUND_ULCER) store init
 	$(WOUND_ULCER) ingest $(DEMO_ULCER_RUN)/data

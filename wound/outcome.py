@@ -4,8 +4,11 @@ Will this diabetic foot ulcer shrink by at least half in four weeks? The ``ulcer
 network (:mod:`wound.tasks`) maps, per pixel, the ulcer bed and whether the tissue looks viable.
 The capture-level answer pools that map over the periwound ring, the skin within
 :data:`PERIWOUND_MM` of the predicted bed's edge (where hyperspectral oximetry separated healers
-from non-healers at the first visit; docs/longitudinal.md), into two numbers
-(:data:`FEATURES`): the mean viability logit and the share of the ring that looks non-viable.
+from non-healers at the first visit; docs/longitudinal.md), into three numbers
+(:data:`FEATURES`): the ring's mean viability logit, its least viable tenth (10th percentile
+logit) and, as the subject's own reference, the mean logit of the foot beyond the ring (the
+next :data:`PERIWOUND_MM`), so that the read-out can weigh the periwound deficit against the
+subject's own skin rather than against a population (skin tone, the foot's own supply).
 A logistic regression fitted on the training subjects' first visits turns them into the
 probability of >= 50 % area reduction at 4 weeks; its operating point is chosen on a
 calibration split of training subjects (:mod:`training.ulcer_outcome`). Both are saved with the
@@ -31,7 +34,7 @@ PERIWOUND_MM = 10.0
 #: Pixel size assumed when a capture has none (the phantom's 0.5 mm).
 DEFAULT_SPACING_MM = 0.5
 #: What :func:`periwound_features` returns, in order.
-FEATURES = ("periwound_mean_logit", "periwound_nonviable_share")
+FEATURES = ("periwound_mean_logit", "periwound_low_logit", "surround_mean_logit")
 _EPS = 1e-4
 
 
@@ -43,24 +46,35 @@ def responder(percent_area_reduction_4w: float | None) -> bool | None:
 
 
 def periwound_ring(
-    wound: np.ndarray, spacing_mm: float | None, *, width_mm: float = PERIWOUND_MM
+    wound: np.ndarray,
+    spacing_mm: float | None,
+    *,
+    width_mm: float = PERIWOUND_MM,
+    inner_mm: float = 0.0,
 ) -> np.ndarray:
-    """Pixels outside ``wound`` within ``width_mm`` of it (the whole image when no bed is seen)."""
+    """Pixels outside ``wound`` more than ``inner_mm`` and at most ``width_mm`` from it (the
+    whole image when no bed is seen)."""
     wound = np.asarray(wound, dtype=bool)
     if not wound.any():
         return np.ones(wound.shape, dtype=bool)
     distance = ndimage.distance_transform_edt(~wound) * (spacing_mm or DEFAULT_SPACING_MM)
-    return (~wound) & (distance <= width_mm)
+    return (~wound) & (distance > inner_mm) & (distance <= width_mm)
 
 
 def periwound_features(
     viable_prob: np.ndarray, wound: np.ndarray, spacing_mm: float | None
 ) -> np.ndarray:
-    """:data:`FEATURES` of one capture: mean logit of the viability probability over the
-    periwound ring, and the share of the ring below 0.5 (float64, shape (2,))."""
-    ring = periwound_ring(wound, spacing_mm)
-    p = np.clip(np.asarray(viable_prob, dtype=np.float64)[ring], _EPS, 1 - _EPS)
-    return np.array([float(np.log(p / (1 - p)).mean()), float((p < 0.5).mean())])
+    """:data:`FEATURES` of one capture (float64, shape (3,)): over the periwound ring the mean
+    and the 10th percentile of the viability logit, and the mean logit of the surround (the
+    next :data:`PERIWOUND_MM` beyond the ring; the ring's mean when the image ends first)."""
+    prob = np.clip(np.asarray(viable_prob, dtype=np.float64), _EPS, 1 - _EPS)
+    logit = np.log(prob / (1 - prob))
+    ring = logit[periwound_ring(wound, spacing_mm)]
+    beyond = logit[
+        periwound_ring(wound, spacing_mm, inner_mm=PERIWOUND_MM, width_mm=2 * PERIWOUND_MM)
+    ]
+    surround = float(beyond.mean()) if beyond.size else float(ring.mean())
+    return np.array([float(ring.mean()), float(np.percentile(ring, 10)), surround])
 
 
 class HealingOutcome(BaseModel):

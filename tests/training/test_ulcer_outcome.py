@@ -70,19 +70,25 @@ def test_periwound_ring_and_features() -> None:
     assert not ring[r > 6 + PERIWOUND_MM / SPACING + 1.5].any()
     assert periwound_ring(np.zeros((8, 8), bool), SPACING).all()  # no bed: the whole capture
     prob = np.full((SIZE, SIZE), 0.8)
-    np.testing.assert_allclose(periwound_features(prob, bed, SPACING), [np.log(4.0), 0.0])
-    prob[:, : SIZE // 2] = 0.2  # half the ring below 0.5, mean logit 0
+    np.testing.assert_allclose(periwound_features(prob, bed, SPACING), [np.log(4.0)] * 3)
+    prob[:, : SIZE // 2] = 0.2  # half the ring and surround below 0.5: mean logit 0
     feats = periwound_features(prob, bed, SPACING)
-    assert abs(feats[0]) < 0.1 and abs(feats[1] - 0.5) < 0.05
+    assert abs(feats[0]) < 0.1 and abs(feats[2]) < 0.1
+    assert feats[1] == pytest.approx(-np.log(4.0))  # the least viable tenth
+    prob[r > 6 + PERIWOUND_MM / SPACING + 1.5] = 0.99  # the surround alone changes
+    assert periwound_features(prob, bed, SPACING)[2] > 1.0
 
 
 def test_outcome_probability_and_responder() -> None:
     outcome = HealingOutcome(
-        feature_mean=(1.0, 0.0), feature_scale=(2.0, 1.0), coef=(1.0, -1.0), intercept=0.5
+        feature_mean=(1.0, 0.0, 0.0),
+        feature_scale=(2.0, 1.0, 1.0),
+        coef=(1.0, -1.0, 0.5),
+        intercept=0.5,
     )
-    assert outcome.probability([3.0, 0.5]) == pytest.approx(1 / (1 + np.exp(-1.0)))
-    with pytest.raises(ValueError, match="2 features"):
-        outcome.probability([1.0])
+    assert outcome.probability([3.0, 0.5, 0.0]) == pytest.approx(1 / (1 + np.exp(-1.0)))
+    with pytest.raises(ValueError, match="3 features"):
+        outcome.probability([1.0, 2.0])
     assert responder(50.0) and not responder(49.9) and responder(None) is None
 
 
@@ -160,7 +166,7 @@ VAL_R2 = [7.9, 6.5, 7.2, 4.5, 7.6, 6.8, 3.5, 5.9]
 
 def test_three_way_table_on_an_oracle_cohort() -> None:
     outcome = HealingOutcome(
-        feature_mean=(0.0, 0.0), feature_scale=(1.0, 1.0), coef=(1.0, 0.0), intercept=0.0,
+        feature_mean=(0.0,) * 3, feature_scale=(1.0,) * 3, coef=(1.0, 0.0, 0.0), intercept=0.0,
         threshold=0.55, rule="fixed for the test",
     )  # fmt: skip
     val = _cohort(VAL_LOGITS, VAL_R2, VAL_PAR4, start=100)

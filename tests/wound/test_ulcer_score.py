@@ -27,9 +27,9 @@ KEY = "ulcer-score-key"
 CONFIG = PhantomConfig(height=48, width=48, spacing_mm=0.5)
 MODEL_ID = "ulcer-healing-test"
 OUTCOME = HealingOutcome(
-    feature_mean=(0.0, 0.5),
-    feature_scale=(2.0, 0.25),
-    coef=(0.8, -0.4),
+    feature_mean=(0.0, -1.0, 0.5),
+    feature_scale=(2.0, 1.5, 1.0),
+    coef=(0.8, 0.3, -0.4),
     intercept=0.1,
     threshold=0.45,
     rule="fixed for the test",
