@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import shutil
 import statistics
 import tempfile
@@ -69,6 +71,16 @@ def register_default(store: CaptureStore, wavelengths: tuple[float, ...]) -> str
     return "bench-default"
 
 
+#: Cores the work can use (the process's CPU affinity).
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cpu_ms() -> float:
+    """CPU time of this process so far, all threads, user + system (ms)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -84,28 +96,33 @@ class EngineRuns:
             self.x = self.predictor.normalise([capture.cube])
         self.forward: list[float] = []
         self.totals: list[float] = []
+        self.cpu_forward: list[float] = []
+        self.cpu_totals: list[float] = []
         self.stages: dict[str, list[float]] = {}
 
-    def bare_forward(self) -> float:
+    def bare_forward(self) -> tuple[float, float]:
+        """Wall and CPU ms (all the process's threads) of one bare forward pass."""
         with torch.inference_mode():
-            t0 = time.perf_counter()
+            c0, t0 = cpu_ms(), time.perf_counter()
             self.predictor._network_call(self.x)
             if self.predictor.device.type == "cuda":
                 torch.cuda.synchronize()
-            return (time.perf_counter() - t0) * 1000
+            return (time.perf_counter() - t0) * 1000, cpu_ms() - c0
 
     def run(self, home: Path, path: Path, limits: ReadLimits, *, keep: bool) -> None:
         store = LocalStore(home)
         store.init()
-        fwd = self.bare_forward()
-        t0 = time.perf_counter()
+        fwd, cpu_fwd = self.bare_forward()
+        c0, t0 = cpu_ms(), time.perf_counter()
         outcome = score_file(store, self.predictor, path, pseudonym_key=KEY, read_limits=limits)
-        total = (time.perf_counter() - t0) * 1000
+        total, cpu_total = (time.perf_counter() - t0) * 1000, cpu_ms() - c0
         assert outcome.status == "scored", outcome
         shutil.rmtree(home, ignore_errors=True)
         if keep:
             self.forward.append(fwd)
             self.totals.append(total)
+            self.cpu_forward.append(cpu_fwd)
+            self.cpu_totals.append(cpu_total)
             for name, ms in outcome.timings_ms.items():
                 self.stages.setdefault(name, []).append(ms)
 
@@ -120,6 +137,19 @@ class EngineRuns:
                 [t / f for t, f in zip(self.totals, self.forward, strict=True)], 50
             ),
             "stages_ms_p50": {k: statistics.median(v) for k, v in self.stages.items()},
+            # CPU time of the process (all threads): how busy the cores were, and the least
+            # total / forward this much work allows on the machine's cores (a bound, not a goal)
+            "cpu_ms_p50": {
+                "total": pct(self.cpu_totals, 50),
+                "bare_forward": pct(self.cpu_forward, 50),
+            },
+            "cores_busy_p50": pct(
+                [c / t for c, t in zip(self.cpu_totals, self.totals, strict=True)], 50
+            ),
+            "least_total_over_forward_p50": pct(
+                [c / (CORES * f) for c, f in zip(self.cpu_totals, self.forward, strict=True)],
+                50,
+            ),
         }
 
 
@@ -193,6 +223,12 @@ def main() -> None:
         print(
             f"  total / bare forward (p50 of runs): {r['total_over_forward_p50']:.2f} "
             "(target <= 1.5)"
+        )
+        cpu = r["cpu_ms_p50"]
+        print(
+            f"  CPU ms (all threads, p50): total {cpu['total']:.0f}, bare forward "
+            f"{cpu['bare_forward']:.0f}; cores busy {r['cores_busy_p50']:.2f} of {CORES}; "
+            f"this much CPU work allows total / forward >= {r['least_total_over_forward_p50']:.2f}"
         )
     if "torch_total_over_onnxruntime_total_p50" in result:
         print(
