@@ -377,3 +377,24 @@ def test_cli_engine_option(
         ["predict", str(path), "--model", "depth", "--engine", "onnxruntime", "--device", "cuda"],
     )
     assert gpu.exit_code == 1 and "runs on the CPU" in gpu.output
+
+
+@pytest.mark.parametrize("wound_threshold", [0.3, 0.6])
+def test_calibrated_class_map_is_the_argmax_of_its_side(wound_threshold: float) -> None:
+    """With a calibrated wound call the class map is the first most probable class of the
+    called side, as ``argmax`` over that side's channels gives it (ties included), by the
+    per-class passes that replace torch's slow ``argmax`` over the class dimension."""
+    from wound.predict import _labels_uncertainty
+
+    g = torch.Generator().manual_seed(3)
+    probs = torch.softmax(torch.randn(2, 6, 31, 47, generator=g) * 2, dim=1)
+    probs = (probs * 8).round() / 8  # coarse values: many exact ties between classes
+    wound = (2, 3, 4, 5)
+    labels, _ = _labels_uncertainty(probs, None, 0.5, wound, wound_threshold)
+    called = probs[:, list(wound)].sum(dim=1) > wound_threshold
+    inside = torch.tensor([2, 3, 4, 5])[probs[:, 2:6].argmax(dim=1)]
+    outside = torch.tensor([0, 1])[probs[:, 0:2].argmax(dim=1)]
+    want = torch.where(called, inside, outside).to(torch.uint8)
+    assert labels.dtype == torch.uint8 and torch.equal(labels, want)
+    ties = (probs[:, 2:6] == probs[:, 2:6].max(dim=1, keepdim=True).values).sum(dim=1) > 1
+    assert bool((ties & called).any())  # the tie rule was exercised
