@@ -160,11 +160,13 @@ def score_loaded(
             )
             arrays = maps.result()
             timings["score"] = _ms(t0)
-            final = wound_score.model_copy(update={"timings_ms": _round(timings)})
+            t0 = time.perf_counter()
             error = record_verdict(store, cid, verdict, ensure_stored)
+            timings["commit_wait"] = _ms(t0)  # the capture's own writes, if not done yet
             if error:
                 yield Outcome(cid, "failed", error, timings_ms=timings)
                 continue
+            final = wound_score.model_copy(update={"timings_ms": _round(timings)})
             yield _store(store, predictor.model_id, cid, "scored", final, arrays, timings, force)
 
 
