@@ -51,7 +51,7 @@ test-gpu: venv
 # evaluate against the spectral baseline -> predict and score every capture -> summary table.
 demo: venv
 	rm -rf $(DEMO_HOME) $(DEMO_DATA) runs/demo
-	$(WOUND) synth $(DEMO_DATA) --subjects 28 --captures 3 --size 160 --seed 7
+	$(WOUND) synth $(DEMO_DATA) --subjects 48 --captures 2 --size 160 --seed 7
 	$(WOUND) store init
 	$(WOUND) ingest $(DEMO_DATA)
 	$(WOUND) list --limit 10
@@ -68,12 +68,18 @@ DEMO_ULCER_RUN ?= runs/demo-ulcer
 WOUND_ULCER := WOUND_HOME=$(DEMO_ULCER_HOME) WOUND_PSEUDONYM_KEY=demo-only-key $(VENV)/bin/wound
 demo-ulcer: venv
 	rm -rf $(DEMO_ULCER_HOME) $(DEMO_ULCER_RUN)
-	$(WOUND_ULCER) synth $(DEMO_ULCER_RUN)/data --series dfu --subjects 120 --visits 3 \
+	$(WOUND_ULCER) synth $(DEMO_ULCER_RUN)/data --series dfu --subjects 200 --visits 3 \
 		--interval-days 7 --size 96 --seed 11
 	$(WOUND_ULCER) store init
-	$(WOUND_ULCER) ingest $(DEMO_ULCER_RUN)/data
-	$(WOUND_ULCER) train --config configs/ulcer-healing.yaml --output-dir $(DEMO_ULCER_RUN)/model
-	$(WOUND_ULCER) predict --all || [ $$? -eq 2 ]  # 2 = some captures refused by the quality gate
+	$(WOUND_ULCER) ingest $(DEMO_ULCER_RUN)/data > $(DEMO_ULCER_RUN)/ingest.log
+	tail -n 1 $(DEMO_ULCER_RUN)/ingest.log
+	set -o pipefail; $(WOUND_ULCER) train --config configs/ulcer-healing.yaml \
+		--output-dir $(DEMO_ULCER_RUN)/model | tee $(DEMO_ULCER_RUN)/train.log
+	# 2 = some captures refused by the quality gate (listed in predict.log)
+	$(WOUND_ULCER) predict --all --task ulcer-healing > $(DEMO_ULCER_RUN)/predict.log \
+		|| [ $$? -eq 2 ]
+	tail -n 1 $(DEMO_ULCER_RUN)/predict.log
+	@sed -n '/^Ulcer healing from the first visit/,/^An aid/p' $(DEMO_ULCER_RUN)/train.log
 	$(WOUND_ULCER) timeline "$$($(PY) -c 'import json,sys; print(json.load(open(sys.argv[1]))["val_subjects"][0])' $(DEMO_ULCER_RUN)/model/split.json)"
 
 # Train the default model only (the size of the demo's training step).

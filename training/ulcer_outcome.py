@@ -2,13 +2,16 @@
 
 The network has learnt, per pixel, where the ulcer bed is and whether the tissue looks viable.
 :func:`fit_outcome` pools that (calibrated) map over the periwound ring of each TRAINING
-subject's first visit (:func:`wound.outcome.periwound_features`), fits a logistic regression of
-"percent area reduction at 4 weeks >= 50 %" on those two numbers, and chooses the operating point
-on the first visits of the calibration split (training subjects held out from fitting; the rule
-in :data:`OPERATING_RULE`). The result, a :class:`wound.outcome.HealingOutcome`, is saved with
+subject's first visit (:func:`wound.outcome.periwound_features`) and fits a logistic regression of
+"percent area reduction at 4 weeks >= 50 %" on those numbers. On the first visits of the
+calibration split (training subjects held out from fitting, and from the network's training) it
+then fits a temperature for the logistic's logit (the network's map is sharper on the captures
+it was trained on, so a logistic fitted there is overconfident on new subjects; temperature
+scaling as in :mod:`training.calibration`) and chooses the operating point (the rule in
+:data:`OPERATING_RULE`). The result, a :class:`wound.outcome.HealingOutcome`, is saved with
 the model. Why a logistic on pooled features rather than a pooled network head: the outcome is
 one label per subject (tens of them), the pixel map has tens of thousands of labelled pixels per
-capture; a two-feature logistic cannot overfit a few dozen subjects the way a head trained
+capture; a three-feature logistic cannot overfit a few dozen subjects the way a head trained
 end to end would, it fits in milliseconds, and its output is a probability by construction.
 """
 
@@ -23,7 +26,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from training.calibration import OperatingRule, choose_operating_point
+from training.calibration import OperatingRule, choose_operating_point, fit_temperature
 from training.metrics import calibration as reliability
 from training.metrics import roc_auc
 from wound.capture import Capture
@@ -111,32 +114,50 @@ def fit_outcome(
         )
     x = model_features(predictor, fit_caps)
     mean, scale, lr = fit_logistic(x, y)
-
-    def prob(feats: np.ndarray) -> np.ndarray:
-        return np.asarray(lr.predict_proba((feats - mean) / scale)[:, 1], dtype=np.float64)
-
-    fitted: dict[str, Any] = {
-        "train_subjects": len({c.metadata.subject for c in fit_caps}),
-        "train": _summary(y, prob(x)),
-    }
-    cal_caps = first_visits(calibration)
-    y_cal = np.array([outcome_label(c) for c in cal_caps], dtype=np.int64)
-    if y_cal.size and y_cal.any() and not y_cal.all():
-        p_cal = prob(model_features(predictor, cal_caps))
-        threshold, at = choose_operating_point(y_cal, p_cal, OPERATING_RULE)
-        where = "calibration split"
-        fitted["calibration"] = {**_summary(y_cal, p_cal), **at}
-    else:
-        log.warning("capture-level operating point chosen on the training first visits")
-        threshold, at = choose_operating_point(y, prob(x), OPERATING_RULE)
-        where = "training first visits (no calibration split with both outcomes)"
-        fitted["operating_point_on_train"] = at
-    return HealingOutcome(
+    raw = HealingOutcome(
         feature_mean=tuple(float(v) for v in mean),
         feature_scale=tuple(float(v) for v in scale),
         coef=tuple(float(v) for v in lr.coef_[0]),
         intercept=float(lr.intercept_[0]),
-        threshold=threshold,
-        rule=f"balanced: maximise min(sensitivity, specificity) on the first visits of the {where}",
-        fitted_on=fitted,
+    )
+
+    def logits(outcome: HealingOutcome, feats: np.ndarray) -> np.ndarray:
+        return np.array([outcome.logit(f) for f in feats], dtype=np.float64)
+
+    def prob(outcome: HealingOutcome, feats: np.ndarray) -> np.ndarray:
+        return np.array([outcome.probability(f) for f in feats], dtype=np.float64)
+
+    fitted: dict[str, Any] = {
+        "train_subjects": len({c.metadata.subject for c in fit_caps}),
+        "train": _summary(y, prob(raw, x)),
+    }
+    cal_caps = first_visits(calibration)
+    y_cal = np.array([outcome_label(c) for c in cal_caps], dtype=np.int64)
+    calibrated = raw
+    if y_cal.size and y_cal.any() and not y_cal.all():
+        x_cal = model_features(predictor, cal_caps)
+        temperature = fit_temperature(logits(raw, x_cal), y_cal)
+        calibrated = raw.model_copy(update={"temperature": temperature})
+        p_cal = prob(calibrated, x_cal)
+        threshold, at = choose_operating_point(y_cal, p_cal, OPERATING_RULE)
+        where = "calibration split"
+        before = _summary(y_cal, prob(raw, x_cal))
+        fitted["calibration"] = {
+            **_summary(y_cal, p_cal),
+            **at,
+            "temperature": temperature,
+            "ece_before": before["ece"],
+        }
+    else:
+        log.warning("capture-level operating point chosen on the training first visits")
+        threshold, at = choose_operating_point(y, prob(raw, x), OPERATING_RULE)
+        where = "training first visits (no calibration split with both outcomes)"
+        fitted["operating_point_on_train"] = at
+    return calibrated.model_copy(
+        update={
+            "threshold": threshold,
+            "rule": "balanced: maximise min(sensitivity, specificity) on the first visits of "
+            f"the {where}",
+            "fitted_on": fitted,
+        }
     )

@@ -10,8 +10,8 @@ logit) and, as the subject's own reference, the mean logit of the foot beyond th
 next :data:`PERIWOUND_MM`), so that the read-out can weigh the periwound deficit against the
 subject's own skin rather than against a population (skin tone, the foot's own supply).
 A logistic regression fitted on the training subjects' first visits turns them into the
-probability of >= 50 % area reduction at 4 weeks; its operating point is chosen on a
-calibration split of training subjects (:mod:`training.ulcer_outcome`). Both are saved with the
+probability of >= 50 % area reduction at 4 weeks; a temperature and the operating point are fitted
+on a calibration split of training subjects (:mod:`training.ulcer_outcome`). Both are saved with the
 model (:class:`HealingOutcome`, ``ModelInfo.outcome``) and the score stores the probability
 (``WoundScore.healing_probability``), which ``wound timeline`` shows.
 
@@ -89,17 +89,22 @@ class HealingOutcome(BaseModel):
     feature_scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+    temperature: float = Field(1.0, gt=0, description="The logit is divided by it (calibration).")
     threshold: float = Field(0.5, gt=0, lt=1)
     rule: str = Field("none: fixed 0.5", description="How the operating point was chosen.")
     fitted_on: dict[str, Any] = Field(default_factory=dict)
 
-    def probability(self, features: Sequence[float] | np.ndarray) -> float:
-        """The probability of the outcome for one capture's :data:`FEATURES`."""
+    def logit(self, features: Sequence[float] | np.ndarray) -> float:
+        """The calibrated logit: ``(coef . standardised features + intercept) / temperature``."""
         x = np.asarray(features, dtype=np.float64)
         if x.shape != (len(self.features),):
             raise ValueError(f"expected {len(self.features)} features, got shape {x.shape}")
         z = (x - np.asarray(self.feature_mean)) / np.asarray(self.feature_scale)
-        logit = float(np.dot(np.asarray(self.coef), z) + self.intercept)
+        return float(np.dot(np.asarray(self.coef), z) + self.intercept) / self.temperature
+
+    def probability(self, features: Sequence[float] | np.ndarray) -> float:
+        """The probability of the outcome for one capture's :data:`FEATURES`."""
+        logit = self.logit(features)
         return float(1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0))))
 
     def predict(

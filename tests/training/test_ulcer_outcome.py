@@ -202,7 +202,14 @@ def test_fit_outcome_learns_the_sign_and_chooses_on_calibration() -> None:
     outcome = fit_outcome(nn.Identity(), _info(), train, calib)
     assert outcome.coef[0] > 0  # more viable periwound tissue, more likely to shrink
     assert 0 < outcome.threshold < 1 and "calibration split" in outcome.rule
-    assert outcome.fitted_on["calibration"]["captures"] == len(VAL_LOGITS)
+    cal = outcome.fitted_on["calibration"]
+    assert cal["captures"] == len(VAL_LOGITS)
+    # temperature scaling of the logistic on the calibration split: ranking kept, ECE reported
+    assert outcome.temperature == cal["temperature"] > 0 and "ece_before" in cal
+    raw = outcome.model_copy(update={"temperature": 1.0})
+    feats = [[v, v, v] for v in VAL_LOGITS]
+    order = np.argsort([raw.logit(f) for f in feats])
+    assert (np.argsort([outcome.logit(f) for f in feats]) == order).all()
     # the saved read-out is what the predictor's score uses
     pred = Predictor(nn.Identity(), _info(outcome), device="cpu").predict(calib[0])
     assert pred.outcome == outcome and pred.healing_prob is not None
