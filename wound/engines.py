@@ -10,9 +10,9 @@ parity tests, ``tests/wound/test_engines.py``).
   The GPU path, and the one used during training (the weights change every epoch).
 - ``onnxruntime``: the network exported once to ONNX (opset 17, dynamic batch/height/width) and
   run by ONNX Runtime on the CPU: faster than eager torch on 2 cores for the default UNet
-  (3.6-4.1x at 512 x 512 and 1024 x 1280 on a busy machine, 1.1-1.3x before the LeakyRelu
-  export on a lightly loaded one; BENCHMARKS.md), and the path for edge devices (one ``.onnx``
-  file, no torch at run time). MONAI's PReLU is exported as the equivalent LeakyRelu
+  (forward at 512 x 512 and 1024 x 1280: 1.6-1.9x on a quiet machine, 3.6-4.1x on a busy
+  one; BENCHMARKS.md), and the path for edge devices (one ``.onnx`` file, no torch at run
+  time). MONAI's PReLU is exported as the equivalent LeakyRelu
   (:func:`_onnx_friendly`).
 - ``auto`` (default, ``WOUND_ENGINE``): ``onnxruntime`` on the CPU, ``torch`` on CUDA; falls back
   to ``torch`` (logged) when the network does not export.
