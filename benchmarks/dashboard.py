@@ -35,8 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from default_model import default_spec  # benchmarks/default_model.py (the script folder)
+from default_model import MODEL_ID, register_default  # benchmarks/default_model.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/browser.py: the browser tests' Chromium launcher
@@ -44,33 +43,16 @@ sys.path.insert(0, str(ROOT))  # tests/browser.py: the browser tests' Chromium l
 from reliability.servers import streamlit_server  # noqa: E402
 from tests import browser  # noqa: E402
 from wound.io import write_capture  # noqa: E402
-from wound.networks import ModelInfo, build_network, weights_to_bytes  # noqa: E402
 from wound.phantom import PhantomConfig, synth_capture  # noqa: E402
 from wound.store import LocalStore  # noqa: E402
 
 KEY = "bench-pseudonym-key"
-MODEL_ID = "bench-default"
 
 
-def register_default(home: Path, wavelengths: tuple[float, ...]) -> None:
-    torch.manual_seed(0)
-    spec = default_spec()
-    info = ModelInfo(
-        task="burn-depth",
-        network=spec,
-        wavelengths_nm=wavelengths,
-        band_mean=(0.3,) * 8,
-        band_std=(0.15,) * 8,
-        patch_size=(128, 128),
-    )
+def register_default_in(home: Path, wavelengths: tuple[float, ...]) -> None:
     with LocalStore(home) as store:
         store.init()
-        store.put_model(
-            MODEL_ID,
-            {"weights.pt": weights_to_bytes(build_network(spec))},
-            task="burn-depth",
-            info=info.model_dump(mode="json"),
-        )
+        register_default(store, wavelengths)
 
 
 def dashboard_runs(url: str, capture: Path, runs: int) -> tuple[float, list[float]]:
@@ -135,7 +117,7 @@ def pipeline_runs(
     from wound.predict import Predictor
 
     home = work / "pipeline-home"
-    register_default(home, wavelengths)
+    register_default_in(home, wavelengths)
     times = []
     with LocalStore(home) as store:
         predictor = Predictor.from_store(store, MODEL_ID)
@@ -168,7 +150,7 @@ def main() -> None:
         capture = synth_capture(seed=0, subject_index=0, capture_index=0, config=config)
         path = write_capture(capture, work / "capture.tif")
         home = work / "home"
-        register_default(home, capture.wavelengths)
+        register_default_in(home, capture.wavelengths)
         env = {**os.environ, "WOUND_HOME": str(home), "WOUND_PSEUDONYM_KEY": KEY}
         env.pop("WOUND_BACKEND", None)
         with streamlit_server(

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import yaml
 
-from wound.networks import TASK_OUT_CHANNELS, NetworkSpec
+from reliability.model import register_untrained
+from wound.networks import TASK_OUT_CHANNELS, ModelInfo, NetworkSpec
+from wound.store.base import CaptureStore
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "burn-depth.yaml"
+#: The id the benchmarks register their default model under.
+MODEL_ID = "bench-default"
 
 
 def default_spec(in_channels: int = 8) -> NetworkSpec:
@@ -17,3 +21,16 @@ def default_spec(in_channels: int = 8) -> NetworkSpec:
     return NetworkSpec(
         in_channels=in_channels, out_channels=TASK_OUT_CHANNELS["burn-depth"], **network
     )
+
+
+def register_default(store: CaptureStore, wavelengths: tuple[float, ...]) -> str:
+    """The default network, untrained (seeded), registered as :data:`MODEL_ID`."""
+    info = ModelInfo(
+        task="burn-depth",
+        network=default_spec(len(wavelengths)),
+        wavelengths_nm=wavelengths,
+        band_mean=(0.3,) * len(wavelengths),
+        band_std=(0.15,) * len(wavelengths),
+        patch_size=(128, 128),
+    )
+    return register_untrained(store, MODEL_ID, info)

@@ -36,39 +36,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from default_model import default_spec  # benchmarks/default_model.py (the script folder)
+from default_model import register_default  # benchmarks/default_model.py
 
 from wound.capture import Capture
 from wound.io import ReadLimits, write_capture
-from wound.networks import ModelInfo, build_network, weights_to_bytes
 from wound.phantom import PhantomConfig, synth_capture
 from wound.pipeline import score_file
 from wound.predict import Predictor
 from wound.store import LocalStore
 from wound.store.base import CaptureStore
 
-DEFAULT_SPEC = default_spec()
 KEY = b"bench-pseudonym-key"
-
-
-def register_default(store: CaptureStore, wavelengths: tuple[float, ...]) -> str:
-    torch.manual_seed(0)
-    info = ModelInfo(
-        task="burn-depth",
-        network=DEFAULT_SPEC,
-        wavelengths_nm=wavelengths,
-        band_mean=(0.3,) * 8,
-        band_std=(0.15,) * 8,
-        patch_size=(128, 128),
-    )
-    weights = weights_to_bytes(build_network(DEFAULT_SPEC))
-    store.put_model(
-        "bench-default",
-        {"weights.pt": weights},
-        task="burn-depth",
-        info=info.model_dump(mode="json"),
-    )
-    return "bench-default"
 
 
 #: Cores the work can use (the process's CPU affinity).

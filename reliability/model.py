@@ -1,4 +1,5 @@
-"""A tiny registered model, so ``wound predict`` runs in the suite without training one."""
+"""Untrained registered models, so ``wound predict`` and the score paths run in the suite and
+the benchmarks without training one."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from wound.store import CaptureStore
 MODEL_ID = "rel-tiny"
 
 
-def register_tiny_model(store: CaptureStore, model_id: str = MODEL_ID) -> str:
-    """An untrained 2-level UNet over the phantom bands (seeded), registered as ``model_id``."""
+def register_untrained(
+    store: CaptureStore, model_id: str, info: ModelInfo, *, seed: int = 0
+) -> str:
+    """``info``'s network with seeded random weights, registered as ``model_id``."""
     import torch
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
+    weights = weights_to_bytes(build_network(info.network))
+    store.put_model(
+        model_id, {"weights.pt": weights}, task=info.task, info=info.model_dump(mode="json")
+    )
+    return model_id
+
+
+def register_tiny_model(store: CaptureStore, model_id: str = MODEL_ID) -> str:
+    """An untrained 2-level UNet over the phantom bands (seeded), registered as ``model_id``."""
     spec = NetworkSpec(in_channels=len(WAVELENGTHS), channels=(4, 8), strides=(2,), num_res_units=0)
     info = ModelInfo(
         task="burn-depth",
@@ -23,10 +35,4 @@ def register_tiny_model(store: CaptureStore, model_id: str = MODEL_ID) -> str:
         band_std=(0.15,) * len(WAVELENGTHS),
         patch_size=(32, 32),
     )
-    store.put_model(
-        model_id,
-        {"weights.pt": weights_to_bytes(build_network(spec))},
-        task="burn-depth",
-        info=info.model_dump(mode="json"),
-    )
-    return model_id
+    return register_untrained(store, model_id, info)

@@ -28,6 +28,7 @@ import pytest
 import torch
 import yaml
 
+from reliability.model import register_untrained
 from wound.capture import Capture
 from wound.engines import (
     ONNX_FILE,
@@ -42,7 +43,6 @@ from wound.networks import (
     ModelInfo,
     NetworkSpec,
     build_network,
-    weights_to_bytes,
 )
 from wound.phantom import PhantomConfig, synth_capture
 from wound.predict import Prediction, Predictor
@@ -74,21 +74,13 @@ def _info(task: str, inference: dict[str, object] | None = None) -> ModelInfo:
     )
 
 
-def _register(store: LocalStore, model_id: str, info: ModelInfo, seed: int) -> None:
-    torch.manual_seed(seed)
-    weights = weights_to_bytes(build_network(info.network))
-    store.put_model(
-        model_id, {"weights.pt": weights}, task=info.task, info=info.model_dump(mode="json")
-    )
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
     s = LocalStore(tmp_path_factory.mktemp("engines"))
     s.init()
-    _register(s, "depth", _info("burn-depth"), seed=1)
-    _register(s, "depth-tta", _info("burn-depth", {"tta": True, "roi": "patch"}), seed=1)
-    _register(s, "mask", _info("wound-mask"), seed=2)
+    register_untrained(s, "depth", _info("burn-depth"), seed=1)
+    register_untrained(s, "depth-tta", _info("burn-depth", {"tta": True, "roi": "patch"}), seed=1)
+    register_untrained(s, "mask", _info("wound-mask"), seed=2)
     return s
 
 
@@ -254,7 +246,7 @@ def test_row_blocks_equal_the_whole(
 def test_onnx_exported_once_and_kept_in_the_registry(
     store: LocalStore, monkeypatch: pytest.MonkeyPatch, captures: list[Capture]
 ) -> None:
-    _register(store, "fresh", _info("burn-depth"), seed=3)
+    register_untrained(store, "fresh", _info("burn-depth"), seed=3)
     assert ONNX_FILE not in store.get_model("fresh").files
     first = Predictor.from_store(store, "fresh", device="cpu", engine="onnxruntime")
     graph = store.get_model_file("fresh", ONNX_FILE)
@@ -294,7 +286,7 @@ def test_setting_and_auto_choose_the_engine(
 def test_auto_falls_back_to_torch_when_the_export_fails(
     store: LocalStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _register(store, "no-export", _info("burn-depth"), seed=4)
+    register_untrained(store, "no-export", _info("burn-depth"), seed=4)
 
     def broken(*_: object) -> bytes:
         raise RuntimeError("unsupported operator")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from reliability.model import register_untrained
 from wound.capture import Capture
 from wound.errors import BandMismatchError
 from wound.networks import (
@@ -17,7 +18,6 @@ from wound.networks import (
     NetworkSpec,
     build_network,
     size_divisor,
-    weights_to_bytes,
 )
 from wound.phantom import PhantomConfig, synth_capture
 from wound.predict import Predictor
@@ -36,7 +36,6 @@ def register(
     seed: int = 0,
     inference: dict[str, object] | None = None,
 ) -> None:
-    torch.manual_seed(seed)
     spec = NetworkSpec(
         in_channels=len(WAVELENGTHS),
         out_channels=get_task(task).out_channels,
@@ -53,8 +52,7 @@ def register(
         patch_size=(32, 32),
         inference=InferenceSettings.model_validate(inference or {}),
     )
-    weights = weights_to_bytes(build_network(spec))
-    store.put_model(model_id, {"weights.pt": weights}, task=task, info=info.model_dump(mode="json"))
+    register_untrained(store, model_id, info, seed=seed)
 
 
 @pytest.fixture(scope="module")

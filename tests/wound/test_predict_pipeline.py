@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
+from reliability.model import register_untrained
 from wound.capture import Capture
-from wound.networks import ModelInfo, NetworkSpec, build_network, weights_to_bytes
+from wound.networks import ModelInfo, NetworkSpec
 from wound.phantom import PhantomConfig, synth_capture
 from wound.pipeline import score_stored, shard
 from wound.predict import Predictor
@@ -39,7 +39,6 @@ def phantom(i: int) -> Capture:
 def make_store(home: Path, n: int = 3) -> tuple[LocalStore, list[str]]:
     store = LocalStore(home)
     store.init()
-    torch.manual_seed(0)
     spec = NetworkSpec(in_channels=BANDS, channels=(4, 8), strides=(2,), num_res_units=0)
     info = ModelInfo(
         task="burn-depth",
@@ -49,12 +48,7 @@ def make_store(home: Path, n: int = 3) -> tuple[LocalStore, list[str]]:
         band_std=(0.15,) * BANDS,
         patch_size=(32, 32),
     )
-    store.put_model(
-        "m1",
-        {"weights.pt": weights_to_bytes(build_network(spec))},
-        task="burn-depth",
-        info=info.model_dump(mode="json"),
-    )
+    register_untrained(store, "m1", info)
     ids = [store.put_capture(phantom(i)).capture_id for i in range(n)]
     return store, ids
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
+from reliability.model import register_untrained
 from wound.cli.main import app
 from wound.ingest import find_capture_files, ingest_files
 from wound.io import ReadLimits, write_capture
-from wound.networks import ModelInfo, NetworkSpec, build_network, weights_to_bytes
+from wound.networks import ModelInfo, NetworkSpec
 from wound.outcome import HealingOutcome, periwound_features
 from wound.phantom import PhantomConfig, synth_series
 from wound.pipeline import score_stored
@@ -38,7 +38,6 @@ OUTCOME = HealingOutcome(
 
 def _register(store: LocalStore) -> ModelInfo:
     """A small untrained ulcer-healing UNet with a hand-made capture-level read-out."""
-    torch.manual_seed(0)
     bands = len(CONFIG.wavelengths_nm)
     spec = NetworkSpec(in_channels=bands, out_channels=3, channels=(4, 8), strides=(2,))
     info = ModelInfo(
@@ -49,10 +48,7 @@ def _register(store: LocalStore) -> ModelInfo:
         band_std=(0.1,) * bands,
         outcome=OUTCOME,
     )
-    weights = weights_to_bytes(build_network(spec))
-    store.put_model(
-        MODEL_ID, {"weights.pt": weights}, task="ulcer-healing", info=info.model_dump(mode="json")
-    )
+    register_untrained(store, MODEL_ID, info)
     return info
 
 
