@@ -304,6 +304,11 @@ def run_benchmark(
             )
             fold_metrics.append(scores(fold_rows))
             rows += fold_rows
+            log(
+                f"fold {f + 1}/{folds}: Dice data-based {fold_metrics[-1]['dice_data_based']:.3f}, "
+                f"mean per image {fold_metrics[-1]['dice_mean_per_image']:.3f} ({mid}; "
+                f"{time.perf_counter() - start:.0f} s so far)"
+            )
         mode = "k-fold"
     result = BenchmarkResult(
         preset=preset,

@@ -112,6 +112,7 @@ def test_missing_layout_is_refused_by_name(tmp_path: Path) -> None:
 
 def test_kfold_benchmark_end_to_end(folders: tuple[Path, Path], tmp_path: Path) -> None:
     train, _ = folders
+    lines: list[str] = []
     with LocalStore(tmp_path / "home") as store:
         store.init()
         result = run_benchmark(
@@ -122,9 +123,11 @@ def test_kfold_benchmark_end_to_end(folders: tuple[Path, Path], tmp_path: Path) 
             out_dir=tmp_path / "cv",
             pseudonym_key=KEY,
             overrides=TINY,
-            log=lambda _: None,
+            log=lines.append,
         )
         assert result.mode == "k-fold" and len(result.folds) == 2
+        # each fold's scores are reported as soon as it ends (a full CV runs for hours)
+        assert sum(line.startswith(("fold 1/2: Dice", "fold 2/2: Dice")) for line in lines) == 2
         assert result.eval_images == result.train_images == 6  # every image scored once
         assert len(result.model_ids) == 2
         assert {m.model_id for m in store.list_models()} == set(result.model_ids)
