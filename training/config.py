@@ -191,6 +191,11 @@ class RunConfig(_Strict):
                 f"batch_size ({self.batch_size}) must be a multiple of crops_per_capture "
                 f"({self.crops_per_capture})"
             )
+        if self.network.ensemble > 1:
+            raise ValueError(
+                "network.ensemble: an ensemble is made of trained models (`wound models "
+                "ensemble`, or `wound benchmark segmentation --ensemble`), not trained"
+            )
         factor = size_divisor(self.network)
         if any(p % factor for p in self.patch_size):
             raise ValueError(f"patch_size {self.patch_size} must be a multiple of {factor}")

@@ -103,6 +103,10 @@ def check_onnx(onnx_bytes: bytes, model: nn.Module, x: torch.Tensor) -> float:
 
 def network_target(spec: NetworkSpec) -> dict[str, Any]:
     """The ``_target_`` config of :func:`wound.networks.build_network` for ``spec``."""
+    if spec.ensemble > 1:
+        raise ExportError(
+            "an ensemble has no MONAI bundle network: export it as torchscript or onnx"
+        )
     common = {"in_channels": spec.in_channels, "out_channels": spec.out_channels}
     if spec.name == "unet":
         return {
@@ -275,11 +279,10 @@ def write_bundle(
     ``python -m monai.bundle run --config_file configs/inference.json`` from inside ``out``
     (or add ``--bundle_root OUT``), optionally ``--input_file X.npy --output_file Y.npy``."""
     out = Path(out)
+    config = bundle_inference_config(info)  # before any file: an ensemble has none
     (out / "configs").mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(exist_ok=True)
-    (out / "configs" / "inference.json").write_text(
-        json.dumps(bundle_inference_config(info), indent=2)
-    )
+    (out / "configs" / "inference.json").write_text(json.dumps(config, indent=2))
     (out / "configs" / "metadata.json").write_text(
         json.dumps(bundle_metadata(info, model_id=model_id), indent=2)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,3 +72,29 @@ def register_model(
     info["best_epoch"] = result.best_epoch
     info["epochs_run"] = result.epochs_run
     return store.put_model(model_id, files, task=result.config.task, info=info)
+
+
+def register_ensemble(
+    store: CaptureStore, model_ids: Sequence[str], *, note: str = ""
+) -> ModelRecord:
+    """Register the ensemble of the registered models ``model_ids`` as one model
+    (:mod:`wound.ensemble`): ``weights.pt`` holds every member, ``ensemble.json`` names them."""
+    from wound.ensemble import EnsembleError, build_ensemble
+    from wound.predict import load_model
+
+    if len(set(model_ids)) != len(model_ids):
+        raise EnsembleError(f"a model is named twice: {', '.join(model_ids)}")
+    members = [load_model(store, mid)[1:] for mid in model_ids]
+    info, network = build_ensemble(members, model_ids)
+    weights = weights_to_bytes(network)
+    about: dict[str, Any] = {"members": list(model_ids), "combine": "mean probability"}
+    if note:
+        about["note"] = note
+    record_info = info.model_dump(mode="json")
+    record_info["ensemble_of"] = list(model_ids)
+    return store.put_model(
+        make_model_id(info.task, weights),
+        {"weights.pt": weights, "ensemble.json": json.dumps(about, indent=2).encode()},
+        task=info.task,
+        info=record_info,
+    )

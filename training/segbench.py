@@ -7,7 +7,9 @@ photo its own subject unless it is already stored), trained with the preset's ru
 (``configs/wound-mask.yaml`` = ``cpu``, ``configs/wound-mask-gpu.yaml`` = ``gpu``) through
 :func:`training.run.train`, registered, and scored with :class:`wound.predict.Predictor` (the
 deployed path: the model's input size, flip TTA, scales and post-processing). Without an eval
-folder: k-fold cross-validation by subject, each fold's model registered.
+folder: k-fold cross-validation by subject, each fold's model registered; with ``ensemble`` the
+fold models are also registered as one model (:mod:`wound.ensemble`), scored on the eval folder
+when one is given.
 
 Metrics (:func:`scores`): Dice pooled over every pixel of the eval set ("data-based", the
 challenge's ranking metric), mean per-image Dice (an image with no wound in truth nor prediction
@@ -229,6 +231,49 @@ def train_and_register(
     return record.model_id, predictor
 
 
+@dataclass
+class KFoldRun:
+    """The fold models of a cross-validation and their scores on their own held-out folds."""
+
+    model_ids: list[str]
+    rows: list[ImageScore]
+    folds: list[dict[str, float]]
+
+
+def run_kfold(
+    config: RunConfig,
+    store: CaptureStore,
+    names: dict[str, str],
+    folds: int,
+    out_dir: Path,
+    log: Log = print,
+) -> KFoldRun:
+    """Train one model per fold on the other folds of ``names`` ({capture id: file name}),
+    register it and score it on its fold; each fold's Dice is logged as soon as it ends."""
+    start = time.perf_counter()
+    cids = sorted(names)
+    subjects = [store.get_record(c).subject for c in cids]
+    run = KFoldRun([], [], [])
+    for f, held in enumerate(kfold_ids(cids, subjects, folds, config.seed)):
+        train_ids = [c for c in cids if c not in set(held)]
+        log(f"fold {f + 1}/{folds}: training on {len(train_ids)}, scoring {len(held)}")
+        mid, predictor = train_and_register(
+            config, store, train_ids, out_dir / f"fold{f + 1}", f"fold {f + 1}/{folds}"
+        )
+        run.model_ids.append(mid)
+        fold_rows = predict_scores(
+            predictor, ((names[c], store.get_capture(c)) for c in held), fold=f + 1
+        )
+        run.folds.append(scores(fold_rows))
+        run.rows += fold_rows
+        log(
+            f"fold {f + 1}/{folds}: Dice data-based {run.folds[-1]['dice_data_based']:.3f}, "
+            f"mean per image {run.folds[-1]['dice_mean_per_image']:.3f} ({mid}; "
+            f"{time.perf_counter() - start:.0f} s so far)"
+        )
+    return run
+
+
 def run_benchmark(
     store: CaptureStore,
     *,
@@ -236,6 +281,7 @@ def run_benchmark(
     eval_dir: Path | None,
     preset: str = "cpu",
     folds: int = 5,
+    ensemble: bool = False,
     out_dir: Path,
     pseudonym_key: bytes,
     limits: ReadLimits | None = None,
@@ -244,85 +290,87 @@ def run_benchmark(
     overrides: dict[str, Any] | None = None,
     log: Log = print,
 ) -> BenchmarkResult:
-    """Train (or take ``model_id``) and score; writes ``benchmark.json`` and ``per_image.csv``."""
+    """Train (or take ``model_id``) and score; writes ``benchmark.json`` and ``per_image.csv``.
+
+    Modes: ``model_id`` + ``eval_dir``: score that model; ``train_dir`` + ``eval_dir``: train one
+    model, score it on the eval folder; ``train_dir`` alone: k-fold cross-validation. With
+    ``ensemble``, the k fold models are also registered as one ensemble model
+    (:mod:`wound.ensemble`), which an ``eval_dir`` then scores (the fold scores are kept).
+    """
     start = time.perf_counter()
     limits = limits or ReadLimits()
     config = preset_config(preset, **(overrides or {}))
     if config.task != "wound-mask":
         raise BenchmarkError(f"preset {preset}: task is {config.task}, not wound-mask")
+    if ensemble and (train_dir is None or model_id is not None):
+        raise BenchmarkError("--ensemble needs --train (its fold models), not --model")
+    if train_dir is None and model_id is None:
+        raise BenchmarkError("give --train DIR (k-fold), --train and --eval, or --model --eval")
+    if model_id is not None and eval_dir is None:
+        raise BenchmarkError("--model needs --eval (a folder to score it on)")
     skipped: list[str] = []
-    model_ids: list[str] = []
-    rows: list[ImageScore] = []
-    fold_metrics: list[dict[str, float]] = []
-    n_train = 0
-    if model_id is not None or eval_dir is not None:
-        if eval_dir is None:
-            raise BenchmarkError("--model needs --eval (a folder to score it on)")
+    pairs: list[tuple[str, Capture]] = []
+    if eval_dir is not None:  # read first: a bad eval folder fails before any training
         pairs, bad = read_eval_folder(
             eval_dir, pseudonym_key=pseudonym_key, limits=limits, limit=limit
         )
         skipped += bad
-        if model_id is None:
-            if train_dir is None:
-                raise BenchmarkError("give --train (and --eval), or --model with --eval")
-            ids, bad = import_folder(
-                store, train_dir, pseudonym_key=pseudonym_key, limits=limits, limit=limit, log=log
-            )
-            skipped += bad
-            n_train = len(ids)
-            log(f"training preset {preset} on {n_train} images")
-            mid, predictor = train_and_register(
-                config, store, sorted(ids.values()), out_dir / "run", f"held-out {eval_dir}"
-            )
-        else:
-            predictor = Predictor.from_store(store, model_id)
-            mid = predictor.model_id
-        model_ids.append(mid)
-        log(f"scoring {mid} on {len(pairs)} images of {eval_dir}")
-        rows = predict_scores(predictor, pairs)
-        mode = "model" if model_id is not None else "held-out"
-    else:
-        if train_dir is None:
-            raise BenchmarkError("give --train DIR (k-fold), --train and --eval, or --model --eval")
+    n_train = 0
+    names: dict[str, str] = {}
+    if model_id is None:
+        assert train_dir is not None
         ids, bad = import_folder(
             store, train_dir, pseudonym_key=pseudonym_key, limits=limits, limit=limit, log=log
         )
         skipped += bad
         n_train = len(ids)
         names = {cid: name for name, cid in ids.items()}
-        cids = sorted(names)
-        subjects = [store.get_record(c).subject for c in cids]
-        for f, held in enumerate(kfold_ids(cids, subjects, folds, config.seed)):
-            train_ids = [c for c in cids if c not in set(held)]
-            log(f"fold {f + 1}/{folds}: training on {len(train_ids)}, scoring {len(held)}")
-            mid, predictor = train_and_register(
-                config, store, train_ids, out_dir / f"fold{f + 1}", f"fold {f + 1}/{folds}"
-            )
-            model_ids.append(mid)
-            fold_rows = predict_scores(
-                predictor, ((names[c], store.get_capture(c)) for c in held), fold=f + 1
-            )
-            fold_metrics.append(scores(fold_rows))
-            rows += fold_rows
-            log(
-                f"fold {f + 1}/{folds}: Dice data-based {fold_metrics[-1]['dice_data_based']:.3f}, "
-                f"mean per image {fold_metrics[-1]['dice_mean_per_image']:.3f} ({mid}; "
-                f"{time.perf_counter() - start:.0f} s so far)"
-            )
+    cv = KFoldRun([], [], [])
+    predictor: Predictor | None = None
+    if model_id is not None:
+        predictor = Predictor.from_store(store, model_id)
+        cv.model_ids.append(predictor.model_id)
+        mode = "model"
+    elif eval_dir is not None and not ensemble:
+        log(f"training preset {preset} on {n_train} images")
+        mid, predictor = train_and_register(
+            config, store, sorted(names), out_dir / "run", f"held-out {eval_dir}"
+        )
+        cv.model_ids.append(mid)
+        mode = "held-out"
+    else:
+        cv = run_kfold(config, store, names, folds, out_dir, log)
         mode = "k-fold"
+        if ensemble:
+            from training.registry import register_ensemble
+
+            record = register_ensemble(
+                store, cv.model_ids, note=f"{folds}-fold ensemble, preset {preset}"
+            )
+            log(f"registered {record.model_id}: the ensemble of the {folds} fold models")
+            cv.model_ids.append(record.model_id)
+            if eval_dir is not None:
+                predictor = Predictor.from_store(store, record.model_id)
+                mode = "k-fold ensemble, held-out"
+    rows = cv.rows
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if predictor is not None:
+        if cv.rows:  # the fold models' scores, beside the ensemble's on the eval folder
+            write_csv(cv.rows, out_dir / "folds_per_image.csv")
+        log(f"scoring {predictor.model_id} on {len(pairs)} images of {eval_dir}")
+        rows = predict_scores(predictor, pairs)
     result = BenchmarkResult(
         preset=preset,
         mode=mode,
         metrics=scores(rows),
         per_image=rows,
-        model_ids=model_ids,
+        model_ids=cv.model_ids,
         wall_s=time.perf_counter() - start,
         train_images=n_train,
         eval_images=len(rows),
         skipped=skipped,
-        folds=fold_metrics,
+        folds=cv.folds,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "benchmark.json").write_text(json.dumps(result.to_json(), indent=2))
     write_csv(rows, out_dir / "per_image.csv")
     return result

@@ -54,6 +54,7 @@ class NetworkSpec(BaseModel):
     dropout: float = 0.0
     backbone: str = "efficientnet-b0"  # flexunet only
     feature_size: int = 24  # swinunetr only
+    ensemble: int = Field(1, ge=1)  # > 1: that many networks of this spec (wound.ensemble)
 
 
 class InferenceSettings(BaseModel):
@@ -104,6 +105,9 @@ def build_network(spec: NetworkSpec) -> nn.Module:
     """A 2-D MONAI segmentation network (``pretrained=False`` always)."""
     from monai.networks import nets
 
+    if spec.ensemble > 1:
+        raise ValueError("an ensemble is made of trained models (wound.ensemble), not built here")
+
     if spec.name == "unet":
         return nets.UNet(
             spatial_dims=2,
@@ -149,7 +153,12 @@ def weights_to_bytes(model: nn.Module) -> bytes:
 
 def load_network(info: ModelInfo, weights: bytes, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the network of ``info`` and load ``weights`` (a state_dict saved by torch.save)."""
-    model = build_network(info.network)
+    if info.network.ensemble > 1:
+        from wound.ensemble import empty_ensemble  # imports this module
+
+        model: nn.Module = empty_ensemble(info)
+    else:
+        model = build_network(info.network)
     state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.to(device).eval()

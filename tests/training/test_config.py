@@ -33,6 +33,8 @@ def test_out_channels_follow_task_unless_contradicted() -> None:
     assert RunConfig.model_validate({"task": "wound-mask"}).network.out_channels == 2
     with pytest.raises(ValueError, match="out_channels"):
         RunConfig.model_validate({"task": "wound-mask", "network": {"out_channels": 7}})
+    with pytest.raises(ValueError, match="an ensemble is made of trained models"):
+        RunConfig.model_validate({"task": "wound-mask", "network": {"ensemble": 3}})
 
 
 def test_bad_yaml_names_file(tmp_path: Path) -> None:

@@ -125,3 +125,19 @@ def test_monai_bundle_runs(tiny: tuple[torch.nn.Module, ModelInfo], tmp_path: Pa
     assert prob.shape == (7, 40, 56)
     assert np.abs(prob - expected).max() < 1e-5
     assert np.allclose(prob[:6].sum(0), 1.0, atol=1e-5)
+
+
+def test_ensemble_exports_as_onnx_and_torchscript_not_as_a_bundle(
+    tiny: tuple[torch.nn.Module, ModelInfo], tmp_path: Path
+) -> None:
+    from wound.ensemble import build_ensemble
+
+    model, info = tiny
+    torch.manual_seed(1)
+    other = build_network(info.network).eval()
+    ens_info, ensemble = build_ensemble([(info, model), (info, other)], ["a", "b"])
+    for fmt, name in (("onnx", "e.onnx"), ("torchscript", "e.ts")):  # each export checks parity
+        assert export_model(ensemble, ens_info, fmt, tmp_path / name).stat().st_size > 0
+    with pytest.raises(ExportError, match="ensemble has no MONAI bundle"):
+        write_bundle(ensemble, ens_info, tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()  # nothing half-written

@@ -197,3 +197,47 @@ def test_held_out_benchmark_then_cli_and_predict(
     text = " ".join(scaled.output.split())
     assert scaled.exit_code == 0, text
     assert "scored" in text and " cm²" in text and " px" not in text
+
+
+def test_kfold_ensemble_scored_on_the_eval_folder(
+    folders: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wound.cli.main import app
+
+    train, held = folders
+    home = tmp_path / "home"
+    lines: list[str] = []
+    with LocalStore(home) as store:
+        store.init()
+        result = run_benchmark(
+            store,
+            train_dir=train,
+            eval_dir=held,
+            folds=2,
+            ensemble=True,
+            out_dir=tmp_path / "ens",
+            pseudonym_key=KEY,
+            overrides=TINY,
+            log=lines.append,
+        )
+        *fold_ids, ensemble_id = result.model_ids
+        assert result.mode == "k-fold ensemble, held-out" and len(fold_ids) == 2
+        assert len(result.folds) == 2 and result.eval_images == 3  # the folds' scores are kept
+        assert store.get_model(ensemble_id).info["ensemble_of"] == fold_ids
+        assert store.get_model(task="wound-mask").model_id == ensemble_id  # what predict runs
+    assert any(line.startswith(f"scoring {ensemble_id} on 3 images") for line in lines)
+    with (tmp_path / "ens" / "per_image.csv").open() as fh:
+        assert sorted(r["image"] for r in csv.DictReader(fh)) == ["e1.jpg", "e2.jpg", "e3.jpg"]
+    with (tmp_path / "ens" / "folds_per_image.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 6
+
+    monkeypatch.setenv("WOUND_HOME", str(home))
+    scored = CliRunner().invoke(app, ["predict", str(held / "images" / "e2.jpg")])
+    assert scored.exit_code == 0, scored.output
+    with LocalStore(home) as store:  # `wound predict` ran the ensemble
+        assert [p.model_id for p in store.list_predictions()] == [ensemble_id]
+    refused = CliRunner().invoke(
+        app,
+        ["benchmark", "segmentation", "--model", ensemble_id, "--eval", str(held), "--ensemble"],
+    )
+    assert refused.exit_code != 0 and "--ensemble needs --train" in refused.output

@@ -49,6 +49,14 @@ def segmentation_command(
     ] = None,
     preset: Annotated[str, typer.Option(help="cpu (2 cores, <= 60 min) or gpu (AMP).")] = "cpu",
     folds: Annotated[int, typer.Option(min=2, help="k of the cross-validation.")] = 5,
+    ensemble: Annotated[
+        bool,
+        typer.Option(
+            "--ensemble",
+            help="After the k-fold CV on --train, register the fold models as one ensemble "
+            "(their mean probability); with --eval, score that ensemble there.",
+        ),
+    ] = False,
     model: Annotated[
         str | None, typer.Option(help="Score this registered model on --eval (no training).")
     ] = None,
@@ -66,6 +74,7 @@ def segmentation_command(
 
     Example: wound benchmark segmentation --train fuseg/train --eval fuseg/test --preset cpu
     Example: wound benchmark segmentation --train ../shared/data/fuseg2021-train   (5-fold CV)
+    Example: wound benchmark segmentation --train fuseg/train --eval fuseg/test --folds 3 --ensemble
     """
     from training.segbench import run_benchmark
     from wound.io import ReadLimits
@@ -83,6 +92,7 @@ def segmentation_command(
             eval_dir=eval_dir,
             preset=preset,
             folds=folds,
+            ensemble=ensemble,
             out_dir=out_dir,
             pseudonym_key=settings.pseudonym_key_bytes(),
             limits=ReadLimits.from_settings(settings),

@@ -1,4 +1,4 @@
-"""``wound models list|show|export`` and ``wound evaluate``: the read side of the model registry.
+"""``wound models list|show|export|ensemble`` and ``wound evaluate``: the model registry.
 
 Torch, MONAI and ``training`` are imported inside the commands so ``wound --help`` stays fast.
 """
@@ -21,7 +21,7 @@ from wound.store.records import ModelRecord
 
 console = Console()
 models_app = typer.Typer(
-    help="List, show and export registered models.\n\nExample: wound models list",
+    help="List, show, export and ensemble registered models.\n\nExample: wound models list",
     no_args_is_help=True,
 )
 
@@ -105,6 +105,12 @@ def models_show(
         f"{net.get('out_channels', '?')}; patch {info.get('patch_size')}; bands "
         f"{', '.join(f'{w:g}' for w in info.get('wavelengths_nm') or [])} nm"
     )
+    if info.get("ensemble_of"):
+        console.print(
+            f"ensemble of {len(info['ensemble_of'])} models (their mean probability): "
+            f"{', '.join(info['ensemble_of'])}",
+            soft_wrap=True,
+        )
     inference = info.get("inference") or {}  # records from before it was saved: the defaults
     console.print(
         f"inference: window {inference.get('roi', 'auto')}, overlap "
@@ -175,6 +181,35 @@ def models_export(
             f"run: cd {path} && python -m monai.bundle run --config_file configs/inference.json "
             "--input_file cube.npy --output_file probabilities.npy"
         )
+
+
+def models_ensemble(
+    model_ids: Annotated[
+        list[str], typer.Argument(help="Two or more model ids of one task (`wound models list`).")
+    ],
+) -> None:
+    """Register several models as one ensemble model: their mean probability per pixel.
+
+    The members must share task, network, bands, patch size and inference settings (e.g. the fold
+    models of `wound benchmark segmentation`) and be uncalibrated. `wound predict` then runs the
+    ensemble like any model (it is the latest of its task).
+
+    Example: wound models ensemble wound-mask-20260101T1200Z-1a2b wound-mask-20260101T1300Z-5e6f
+    """
+    from training.registry import register_ensemble
+
+    store = open_configured_store(get_settings())
+    try:
+        record = register_ensemble(store, model_ids)
+    except RecordNotFoundError as exc:
+        fail(f"{exc} (see `wound models list`)")
+    except WoundError as exc:
+        fail(str(exc))
+    console.print(
+        f"[green]registered[/] {record.model_id}: the ensemble of {len(model_ids)} "
+        f"{record.task} models",
+        soft_wrap=True,  # the id is copied into other commands
+    )
 
 
 def evaluate(
@@ -285,5 +320,6 @@ def register(app: typer.Typer) -> None:
     models_app.command("list")(models_list)
     models_app.command("show")(models_show)
     models_app.command("export")(models_export)
+    models_app.command("ensemble")(models_ensemble)
     app.add_typer(models_app, name="models")
     app.command("evaluate")(evaluate)
