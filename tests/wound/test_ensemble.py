@@ -32,7 +32,7 @@ def _member(task: str, mean: float, std: float) -> ModelInfo:
         strides=(2,),
         num_res_units=0,
     )
-    info = ModelInfo(
+    return ModelInfo(
         task=task,
         network=spec,
         wavelengths_nm=(460.0, 540.0, 620.0),
@@ -41,7 +41,6 @@ def _member(task: str, mean: float, std: float) -> ModelInfo:
         patch_size=(32, 32),
         inference=InferenceSettings(tta=True, input_size=32),
     )
-    return info
 
 
 def _members(task: str) -> list[tuple[ModelInfo, torch.nn.Module]]:
