@@ -120,13 +120,31 @@ class AugmentConfig(_Strict):
 
 
 class EarlyStopping(_Strict):
-    """Stop when ``metric`` has not improved for ``patience`` validations (None: never)."""
+    """Which weights a run keeps, and when it stops.
 
+    ``keep: best`` (default): the epoch with the best validation ``metric``; stop when it has not
+    improved for ``patience`` validations (None: never). ``keep: last``: the weights of the last
+    epoch of the schedule (no early stopping; validation is still run and reported) — better when
+    the validation set is too small to pick an epoch reliably (docs/benchmark-segmentation.md).
+    """
+
+    keep: Literal["best", "last"] = "best"
     patience: int | None = Field(8, ge=1)
     metric: MetricName = Field(
         "auto", description="auto: the task's headline metric (wound.tasks)."
     )
     min_delta: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _last_runs_to_the_end(self) -> EarlyStopping:
+        if self.keep == "last":
+            if self.patience is not None and "patience" in self.model_fields_set:
+                raise ValueError(
+                    "early_stopping: keep: last trains to the end of the schedule; "
+                    "remove patience (or set it to null)"
+                )
+            self.patience = None
+        return self
 
 
 class CacheConfig(_Strict):

@@ -234,7 +234,9 @@ class Trainer:
                 val = self.validate()
                 row.update(val)
                 value = val.get(metric, float("nan"))
-                if not math.isnan(value) and (
+                if cfg.early_stopping.keep == "last":
+                    st.best_metrics = dict(val)  # the last validation describes the kept weights
+                elif not math.isnan(value) and (
                     st.best_metric is None
                     or sign * value > sign * st.best_metric + cfg.early_stopping.min_delta
                 ):
@@ -263,7 +265,8 @@ class Trainer:
                     tqdm.write(epoch_line(row, cfg.epochs))
             if on_epoch_end is not None:
                 on_epoch_end(epoch, row)
-        if st.best_state is None:  # never validated with a finite metric: keep the last weights
+        if st.best_state is None:  # keep: last, or never validated with a finite metric
+            st.best_metric = st.best_metrics.get(metric)
             st.best_state = {
                 k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
             }

@@ -68,6 +68,7 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
         ({"data": {"source": "phantom", "label": "latest"}}, "only has ground truth"),
         ({"data": {"source": "store", "label": 0}}, "versions start at 1"),
         ({"early_stopping": {"metric": "dice"}}, "does not apply to task burn-depth"),
+        ({"early_stopping": {"keep": "last", "patience": 5}}, "keep: last trains to the end"),
     ],
 )
 def test_inconsistent_configs_refused(update: dict, match: str) -> None:

@@ -84,6 +84,19 @@ def test_early_stopping(tiny_config: Callable[..., RunConfig]) -> None:
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
 
 
+def test_keep_last_keeps_the_final_weights(tiny_config: Callable[..., RunConfig]) -> None:
+    # The same run as test_early_stopping, but keep: last — it runs to the end and keeps epoch 4.
+    config = tiny_config(epochs=4, early_stopping={"keep": "last", "min_delta": 2.0})
+    result = train(config)
+    assert not result.stopped_early and result.epochs_run == 4 and result.best_epoch == 4
+    last = result.history[-1]
+    assert result.best_metrics == {k: last[k] for k in result.best_metrics}
+    assert result.best_metrics and not any(row.get("best") for row in result.history)
+    final = torch.load(result.run_dir / "checkpoint.pt", weights_only=False)["model"]
+    kept = result.model.state_dict()
+    assert all(torch.equal(kept[k].cpu(), final[k].cpu()) for k in kept)
+
+
 def test_warmup_cosine_schedule() -> None:
     f = warmup_cosine(total_steps=10, warmup_steps=2)
     values = [f(s) for s in range(10)]

@@ -96,6 +96,8 @@ def test_presets_are_the_shipped_configs() -> None:
     assert cpu.task == gpu.task == "wound-mask"
     assert cpu.inference.tta and cpu.inference.fill_holes and len(cpu.inference.scales) > 1
     assert gpu.amp == "auto" and gpu.inference.input_size == 512
+    # a few dozen validation photos pick an epoch badly: both keep the schedule's last one
+    assert cpu.early_stopping.keep == gpu.early_stopping.keep == "last"
     with pytest.raises(BenchmarkError, match="unknown preset"):
         preset_config("tpu")
 
@@ -241,3 +243,25 @@ def test_kfold_ensemble_scored_on_the_eval_folder(
         ["benchmark", "segmentation", "--model", ensemble_id, "--eval", str(held), "--ensemble"],
     )
     assert refused.exit_code != 0 and "--ensemble needs --train" in refused.output
+
+
+def test_cli_trains_the_preset_with_its_overrides(
+    folders: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command as a user runs it: the real ``cpu`` preset, --epochs and --seed applied."""
+    import yaml
+
+    from wound.cli.main import app
+
+    train, held = folders
+    monkeypatch.setenv("WOUND_HOME", str(tmp_path / "home"))
+    args = ["benchmark", "segmentation", "--train", str(train), "--eval", str(held)]
+    cli = CliRunner().invoke(app, [*args, "--epochs", "1", "--seed", "3", "--out", str(tmp_path)])
+    out = " ".join(cli.output.split())
+    assert cli.exit_code == 0, out
+    assert "Dice, data-based" in out and "preset cpu, held-out" in out
+    (model_id,) = json.loads((tmp_path / "benchmark.json").read_text())["model_ids"]
+    with LocalStore(tmp_path / "home") as store:
+        config = yaml.safe_load(store.get_model_file(model_id, "config.yaml"))
+    assert config["seed"] == 3 and config["epochs"] == 1
+    assert config["early_stopping"]["keep"] == "last"  # the rest is the shipped preset

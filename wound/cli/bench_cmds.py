@@ -61,6 +61,13 @@ def segmentation_command(
         str | None, typer.Option(help="Score this registered model on --eval (no training).")
     ] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the preset's epochs.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Override the preset's seed (initial weights, crops, augmentation; with k-fold "
+            "also the folds). Train twice with different seeds to see a recipe's spread."
+        ),
+    ] = None,
     limit: Annotated[
         int | None, typer.Option(min=2, help="Use only the first N images of each folder.")
     ] = None,
@@ -84,6 +91,8 @@ def segmentation_command(
     overrides: dict[str, Any] = {"progress": False}
     if epochs is not None:
         overrides["epochs"] = epochs
+    if seed is not None:
+        overrides["seed"] = seed
     try:
         store = open_configured_store(settings)
         result = run_benchmark(

@@ -76,10 +76,11 @@ def train_command(
     if not result.is_main:
         return
     best = ", ".join(f"{k} {_fmt(v)}" for k, v in result.best_metrics.items())
+    kept = "last" if result.config.early_stopping.keep == "last" else "best"
     console.print(
         f"trained {result.epochs_run} epochs"
-        f"{' (early stop)' if result.stopped_early else ''}; best epoch {result.best_epoch}: "
-        f"{best}; run folder {result.run_dir}"
+        f"{' (early stop)' if result.stopped_early else ''}; {kept} epoch {result.best_epoch} "
+        f"kept: {best}; run folder {result.run_dir}"
     )
     if register_model:
         assert store is not None
