@@ -76,7 +76,7 @@ def train_command(
     if not result.is_main:
         return
     best = ", ".join(f"{k} {_fmt(v)}" for k, v in result.best_metrics.items())
-    kept = "last" if result.config.early_stopping.keep == "last" else "best"
+    kept = result.config.early_stopping.keep  # "best" or "last"
     console.print(
         f"trained {result.epochs_run} epochs"
         f"{' (early stop)' if result.stopped_early else ''}; {kept} epoch {result.best_epoch} "
