@@ -97,10 +97,15 @@ def pair_folders(folder: Path) -> tuple[Path, Path]:
 
 
 def preset_config(preset: str, **overrides: Any) -> RunConfig:
-    """The run config of a preset (``cpu``/``gpu``), top-level ``overrides`` applied."""
-    if preset not in PRESETS:
-        raise BenchmarkError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-    return load_config(CONFIGS / PRESETS[preset], **overrides)
+    """The run config of a preset (``cpu``/``gpu``) or of a run-config YAML file (a recipe
+    to try: a copy of a preset, changed), top-level ``overrides`` applied."""
+    if preset in PRESETS:
+        return load_config(CONFIGS / PRESETS[preset], **overrides)
+    if preset.endswith((".yaml", ".yml")):
+        return load_config(preset, **overrides)  # RunConfigError names the file and problem
+    raise BenchmarkError(
+        f"unknown preset {preset!r} (known: {', '.join(PRESETS)}, or a run-config .yaml file)"
+    )
 
 
 def scores(rows: Sequence[ImageScore]) -> dict[str, float]:

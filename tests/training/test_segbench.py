@@ -14,7 +14,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from training.config import RunConfigError
 from training.segbench import (
+    CONFIGS,
     BenchmarkError,
     ImageScore,
     kfold_ids,
@@ -100,6 +102,18 @@ def test_presets_are_the_shipped_configs() -> None:
     assert cpu.early_stopping.keep == gpu.early_stopping.keep == "last"
     with pytest.raises(BenchmarkError, match="unknown preset"):
         preset_config("tpu")
+
+
+def test_a_changed_copy_of_a_preset_is_a_recipe(tmp_path: Path) -> None:
+    """``--preset my.yaml``: a researcher's changed copy of a preset trains as it says."""
+    recipe = tmp_path / "deeper.yaml"
+    text = (CONFIGS / "wound-mask.yaml").read_text()
+    recipe.write_text(text.replace("epochs: 50", "epochs: 7"))
+    config = preset_config(str(recipe), seed=3)
+    assert (config.epochs, config.seed) == (7, 3)
+    assert config.inference == preset_config("cpu").inference
+    with pytest.raises(RunConfigError, match=r"missing\.yaml"):
+        preset_config(str(tmp_path / "missing.yaml"))
 
 
 def test_missing_layout_is_refused_by_name(tmp_path: Path) -> None:

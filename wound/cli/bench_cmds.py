@@ -47,7 +47,12 @@ def segmentation_command(
         Path | None,
         typer.Option("--eval", help="Held-out folder (images/ + labels/); without: k-fold CV."),
     ] = None,
-    preset: Annotated[str, typer.Option(help="cpu (2 cores, <= 60 min) or gpu (AMP).")] = "cpu",
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="cpu (2 cores, <= 60 min), gpu (AMP), or a run-config .yaml (a recipe to try)."
+        ),
+    ] = "cpu",
     folds: Annotated[int, typer.Option(min=2, help="k of the cross-validation.")] = 5,
     ensemble: Annotated[
         bool,
