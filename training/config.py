@@ -172,6 +172,9 @@ class RunConfig(_Strict):
     warmup_epochs: float = Field(1.0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
     healing_weight: float = Field(1.0, ge=0, description="Weight of the healing BCE term.")
+    batch_dice: bool = Field(
+        False, description="Dice pooled over the batch (closer to data-based Dice), not per image."
+    )
     amp: bool | Auto = Field("auto", description="Mixed precision; auto: on when CUDA.")
     channels_last: bool | Auto = Field("auto", description="auto: on when CUDA.")
     device: Literal["auto", "cpu", "cuda"] = "auto"

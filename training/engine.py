@@ -119,7 +119,9 @@ class Trainer:
             if ctx.distributed
             else model
         )
-        self.loss_fn = build_loss(config.task, healing_weight=config.healing_weight)
+        self.loss_fn = build_loss(
+            config.task, healing_weight=config.healing_weight, batch_dice=config.batch_dice
+        )
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )

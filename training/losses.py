@@ -19,13 +19,19 @@ class BurnDepthLoss(nn.Module):
     ``ulcer-healing``); a batch without skin contributes zero.
     """
 
-    def __init__(self, healing_weight: float = 1.0, *, task: str = BURN_DEPTH.name) -> None:
+    def __init__(
+        self,
+        healing_weight: float = 1.0,
+        *,
+        task: str = BURN_DEPTH.name,
+        batch_dice: bool = False,
+    ) -> None:
         super().__init__()
         spec = get_task(task)
         healing = spec.head("healing")
         if healing is None:
             raise ValueError(f"task {task} has no healing head")
-        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True)
+        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True, batch=batch_dice)
         self.healing_weight = healing_weight
         self.classes: Head = spec.class_head
         self.healing: Head = healing
@@ -47,16 +53,21 @@ class BurnDepthLoss(nn.Module):
 class WoundMaskLoss(nn.Module):
     """DiceCE on the 2 wound-mask classes; ``label`` is ``B x 1 x H x W`` 0/1."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, batch_dice: bool = False) -> None:
         super().__init__()
-        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True)
+        self.dice_ce = DiceCELoss(to_onehot_y=True, softmax=True, batch=batch_dice)
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         return self.dice_ce(logits.float(), label[:, 0:1].long())
 
 
-def build_loss(task: str, *, healing_weight: float = 1.0) -> nn.Module:
-    """The loss of ``task``: with a healing head, class DiceCE + healing BCE; else DiceCE."""
+def build_loss(task: str, *, healing_weight: float = 1.0, batch_dice: bool = False) -> nn.Module:
+    """The loss of ``task``: with a healing head, class DiceCE + healing BCE; else DiceCE.
+
+    ``batch_dice``: the Dice term pooled over every pixel of the batch (as the data-based
+    ranking metric) instead of averaged per image, where tiny or absent wounds weigh as much
+    as large ones.
+    """
     if get_task(task).has_healing:  # ValueError for an unknown task
-        return BurnDepthLoss(healing_weight, task=task)
-    return WoundMaskLoss()
+        return BurnDepthLoss(healing_weight, task=task, batch_dice=batch_dice)
+    return WoundMaskLoss(batch_dice=batch_dice)

@@ -15,7 +15,7 @@ import torch
 
 from training.config import RunConfig, RunConfigError, load_config
 from training.engine import warmup_cosine
-from training.losses import BurnDepthLoss
+from training.losses import BurnDepthLoss, build_loss
 from training.run import train
 from wound.capture import GroundTruth
 from wound.phantom import PhantomConfig, synth_cohort
@@ -119,6 +119,24 @@ def test_healing_loss_ignores_non_skin_pixels() -> None:
     assert torch.allclose(loss(changed, label), base)
     changed[:, 6, :4] -= 10.0  # healing logits on the skin
     assert loss(changed, label) > base + 1.0
+
+
+def test_batch_dice_pools_the_wound_pixels_of_the_batch() -> None:
+    """A large wound found and a 4-pixel wound missed: per image, the miss costs as much as the
+    find gains; pooled over the batch (``batch_dice``), it costs what its pixels weigh."""
+    label = torch.zeros(2, 1, 32, 32)
+    label[0, 0, :16] = 1  # half the image
+    label[1, 0, :2, :2] = 1  # 4 pixels
+    logits = torch.zeros(2, 2, 32, 32)
+    logits[:, 0] = 8.0  # background everywhere ...
+    logits[0, 0, :16], logits[0, 1, :16] = -8.0, 8.0  # ... but the large wound, found
+    per_image = build_loss("wound-mask")(logits, label)
+    pooled = build_loss("wound-mask", batch_dice=True)(logits, label)
+    assert pooled < per_image - 0.2
+    one = (logits[:1], label[:1])  # one image: the same loss either way
+    assert torch.allclose(
+        build_loss("wound-mask")(*one), build_loss("wound-mask", batch_dice=True)(*one)
+    )
 
 
 def test_wound_mask_from_store(tiny_config: Callable[..., RunConfig], tmp_path: Path) -> None:
