@@ -117,6 +117,7 @@ def network_target(spec: NetworkSpec) -> dict[str, Any]:
             "strides": list(spec.strides),
             "num_res_units": spec.num_res_units,
             "dropout": spec.dropout,
+            "norm": spec.norm,
         }
     if spec.name == "segresnet":
         return {

@@ -52,6 +52,7 @@ class NetworkSpec(BaseModel):
     strides: tuple[int, ...] = (2, 2, 2)
     num_res_units: int = 1
     dropout: float = 0.0
+    norm: Literal["instance", "batch"] = "instance"  # unet only: MONAI UNet's normalisation layer
     backbone: str = "efficientnet-b0"  # flexunet only
     feature_size: int = 24  # swinunetr only
     ensemble: int = Field(1, ge=1)  # > 1: that many networks of this spec (wound.ensemble)
@@ -117,6 +118,7 @@ def build_network(spec: NetworkSpec) -> nn.Module:
             strides=spec.strides,
             num_res_units=spec.num_res_units,
             dropout=spec.dropout,
+            norm=spec.norm,
         )
     if spec.name == "segresnet":
         return nets.SegResNet(

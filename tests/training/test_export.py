@@ -86,6 +86,9 @@ def test_export_model_writes_files(tiny: tuple[torch.nn.Module, ModelInfo], tmp_
     "spec",
     [
         NetworkSpec(name="unet", in_channels=3, out_channels=2, channels=(4, 8), strides=(2,)),
+        NetworkSpec(
+            name="unet", in_channels=3, out_channels=2, channels=(4, 8), strides=(2,), norm="batch"
+        ),
         NetworkSpec(name="segresnet", in_channels=3, out_channels=2, channels=(8,)),
     ],
 )

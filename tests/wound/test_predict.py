@@ -18,6 +18,7 @@ from wound.networks import (
     NetworkSpec,
     build_network,
     size_divisor,
+    weights_to_bytes,
 )
 from wound.phantom import PhantomConfig, synth_capture
 from wound.predict import Predictor
@@ -223,3 +224,38 @@ def test_postprocessing_matches_the_documented_definitions(threshold: float) -> 
     np.testing.assert_allclose(unc.numpy(), want, atol=1e-5)
     np.testing.assert_allclose(heal.numpy(), h)  # zeroed outside skin, in place
     assert unc[0, 0, 1] == pytest.approx(4 / 6, abs=1e-5)  # background called, 4/6 wound
+
+
+def test_batch_norm_model_round_trips_with_its_running_statistics(tmp_path: Path) -> None:
+    """``network.norm: batch`` is saved with the model: the predictor rebuilds batch norm, loads
+    the trained running statistics and runs in eval mode (old records default to instance)."""
+    assert NetworkSpec().norm == "instance"
+    store = LocalStore(tmp_path)
+    store.init()
+    spec = NetworkSpec(
+        in_channels=len(WAVELENGTHS), out_channels=2, channels=(4, 8), strides=(2,), norm="batch"
+    )
+    network = build_network(spec)
+    norms = [m for m in network.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    for m in norms:
+        m.running_mean.fill_(0.5)
+        m.running_var.fill_(2.0)
+    info = ModelInfo(
+        task="wound-mask",
+        network=spec,
+        wavelengths_nm=WAVELENGTHS,
+        band_mean=(0.3,) * len(WAVELENGTHS),
+        band_std=(0.15,) * len(WAVELENGTHS),
+        patch_size=(32, 32),
+    )
+    store.put_model(
+        "m-bn",
+        {"weights.pt": weights_to_bytes(network)},
+        task="wound-mask",
+        info=info.model_dump(mode="json"),
+    )
+    predictor = Predictor.from_store(store, "m-bn", device="cpu")
+    loaded = [m for m in predictor.network.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(loaded) == len(norms) and not predictor.network.training
+    assert all(torch.all(m.running_mean == 0.5) and torch.all(m.running_var == 2.0) for m in loaded)
