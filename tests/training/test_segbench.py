@@ -116,6 +116,20 @@ def test_a_changed_copy_of_a_preset_is_a_recipe(tmp_path: Path) -> None:
         preset_config(str(tmp_path / "missing.yaml"))
 
 
+def test_the_plain_unet_reference_is_the_preset_without_its_extras() -> None:
+    """The reference the ``cpu`` preset is measured against (BENCHMARKS.md) differs from it only
+    in augmentation (flips alone), inference (flip TTA alone) and a ~30 min schedule."""
+    plain = preset_config(str(CONFIGS.parent / "benchmarks" / "wound-mask-plain-unet.yaml"))
+    cpu = preset_config("cpu")
+    changed = {k for k, v in plain.model_dump().items() if v != cpu.model_dump()[k]}
+    assert changed == {"augment", "inference", "epochs", "output_dir"}
+    assert plain.augment.flip_prob > 0 and plain.augment.zoom_prob == plain.augment.gain_prob == 0
+    assert plain.augment.rot90_prob == plain.augment.noise_prob == 0
+    assert plain.inference.tta and plain.inference.scales == (1.0,)
+    assert plain.inference.min_component == 0 and not plain.inference.fill_holes
+    assert plain.inference.input_size == cpu.inference.input_size
+
+
 def test_missing_layout_is_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     with LocalStore(tmp_path / "home") as store:
