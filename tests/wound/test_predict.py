@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -29,22 +30,22 @@ CONFIG = PhantomConfig(height=64, width=64)
 WAVELENGTHS = CONFIG.wavelengths_nm
 
 
-def register(
-    store: LocalStore,
-    model_id: str,
-    *,
+def tiny_info(
     task: str = "burn-depth",
-    seed: int = 0,
+    *,
+    norm: Literal["instance", "batch"] = "instance",
     inference: dict[str, object] | None = None,
-) -> None:
+) -> ModelInfo:
+    """A 2-level UNet over the phantom bands for ``task``."""
     spec = NetworkSpec(
         in_channels=len(WAVELENGTHS),
         out_channels=get_task(task).out_channels,
         channels=(4, 8),
         strides=(2,),
         num_res_units=0,
+        norm=norm,
     )
-    info = ModelInfo(
+    return ModelInfo(
         task=task,
         network=spec,
         wavelengths_nm=WAVELENGTHS,
@@ -53,7 +54,17 @@ def register(
         patch_size=(32, 32),
         inference=InferenceSettings.model_validate(inference or {}),
     )
-    register_untrained(store, model_id, info, seed=seed)
+
+
+def register(
+    store: LocalStore,
+    model_id: str,
+    *,
+    task: str = "burn-depth",
+    seed: int = 0,
+    inference: dict[str, object] | None = None,
+) -> None:
+    register_untrained(store, model_id, tiny_info(task, inference=inference), seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -232,23 +243,13 @@ def test_batch_norm_model_round_trips_with_its_running_statistics(tmp_path: Path
     assert NetworkSpec().norm == "instance"
     store = LocalStore(tmp_path)
     store.init()
-    spec = NetworkSpec(
-        in_channels=len(WAVELENGTHS), out_channels=2, channels=(4, 8), strides=(2,), norm="batch"
-    )
-    network = build_network(spec)
+    info = tiny_info("wound-mask", norm="batch")
+    network = build_network(info.network)
     norms = [m for m in network.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms
     for m in norms:
         m.running_mean.fill_(0.5)
         m.running_var.fill_(2.0)
-    info = ModelInfo(
-        task="wound-mask",
-        network=spec,
-        wavelengths_nm=WAVELENGTHS,
-        band_mean=(0.3,) * len(WAVELENGTHS),
-        band_std=(0.15,) * len(WAVELENGTHS),
-        patch_size=(32, 32),
-    )
     store.put_model(
         "m-bn",
         {"weights.pt": weights_to_bytes(network)},
